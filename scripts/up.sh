@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `make up`: start the local cluster, wait until healthy, apply the catalog.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=.venv/bin
+
+if [ ! -f .env ]; then
+  password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
+  sed "s/^MONGO_ROOT_PASSWORD=.*/MONGO_ROOT_PASSWORD=${password}/" .env.example >.env
+  chmod 600 .env
+  echo "created .env with a random root password"
+fi
+
+echo "starting MongoDB (docker compose up --wait)..."
+docker compose up -d --wait
+
+echo "applying the catalog's schema..."
+scripts/with-local-uri.sh "$bin/mongo-toolkit" --catalog catalogs/ schema apply
+scripts/with-local-uri.sh "$bin/mongo-toolkit" health
+echo
+echo "ready. Run the toolkit against it with: scripts/with-local-uri.sh .venv/bin/mongo-toolkit <command>"

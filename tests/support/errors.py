@@ -1,0 +1,96 @@
+"""Command errors the test server answers with, shaped as MongoDB 7.0 shapes them.
+
+A handler raises CommandError; the dispatcher turns it into
+``{ok: 0, errmsg, code, codeName}`` (plus any extra fields), which real
+clients raise as OperationFailure. See ../shared/MONGODB-FACTS.md section 3.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# From mongo:src/mongo/base/error_codes.yml. Codes missing here get
+# "Location<code>", as the server names codes that have no entry.
+CODE_NAMES: dict[int, str] = {
+    1: "InternalError",
+    2: "BadValue",
+    8: "UnknownError",
+    9: "FailedToParse",
+    11: "UserNotFound",
+    13: "Unauthorized",
+    14: "TypeMismatch",
+    18: "AuthenticationFailed",
+    20: "IllegalOperation",
+    26: "NamespaceNotFound",
+    27: "IndexNotFound",
+    31: "RoleNotFound",
+    40: "ConflictingUpdateOperators",
+    43: "CursorNotFound",
+    48: "NamespaceExists",
+    51: "DuplicateKey_",  # placeholder, never used; real 11000 is below
+    59: "CommandNotFound",
+    67: "CannotCreateIndex",
+    72: "InvalidOptions",
+    73: "InvalidNamespace",
+    76: "NoReplicationEnabled",
+    85: "IndexOptionsConflict",
+    86: "IndexKeySpecsConflict",
+    93: "InvalidReplicaSetConfig",
+    94: "NotYetInitialized",
+    115: "CommandNotSupported",
+    117: "ConflictingOperationInProgress",
+    121: "DocumentValidationFailure",
+    166: "CommandNotSupportedOnView",
+    197: "InvalidIndexSpecificationOption",
+    8000: "AtlasError",
+    10107: "NotWritablePrimary",
+    11000: "DuplicateKey",
+    11600: "InterruptedAtShutdown",
+    13435: "NotPrimaryNoSecondaryOk",
+}
+CODE_NAMES.pop(51)
+
+
+def code_name(code: int) -> str:
+    """Return MongoDB's codeName for ``code`` ("Location<code>" when it has none)."""
+    return CODE_NAMES.get(code, f"Location{code}")
+
+
+class CommandError(Exception):
+    """A command failed: the reply is ``{ok: 0, errmsg, code, codeName, **extra}``."""
+
+    def __init__(self, code: int, errmsg: str, **extra: Any) -> None:
+        super().__init__(errmsg)
+        self.code = code
+        self.errmsg = errmsg
+        self.extra = extra
+
+    @property
+    def code_name(self) -> str:
+        return code_name(self.code)
+
+    def to_reply(self) -> dict[str, Any]:
+        reply: dict[str, Any] = {
+            "ok": 0.0,
+            "errmsg": self.errmsg,
+            "code": self.code,
+            "codeName": self.code_name,
+        }
+        reply.update(self.extra)
+        return reply
+
+
+class WriteError(Exception):
+    """One document of a write failed (121, 11000 ...): goes into ``writeErrors``."""
+
+    def __init__(self, code: int, errmsg: str, **extra: Any) -> None:
+        super().__init__(errmsg)
+        self.code = code
+        self.errmsg = errmsg
+        self.extra = extra
+
+    def to_write_error(self, index: int) -> dict[str, Any]:
+        error: dict[str, Any] = {"index": index, "code": self.code}
+        error.update(self.extra)
+        error["errmsg"] = self.errmsg
+        return error

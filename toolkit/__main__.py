@@ -1,0 +1,5 @@
+"""`python -m toolkit` is `mongo-toolkit`."""
+
+from toolkit.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""One module per command: observe, plan, then show or apply."""

@@ -1,0 +1,102 @@
+"""Open connections and turn driver exceptions into ToolkitErrors, once, at the edge."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pymongo
+import pymongo.errors
+from pymongo import MongoClient
+
+from toolkit import __version__
+from toolkit.errors import ConnectionFailed, OperationFailed, PermissionDenied, UsageError
+from toolkit.redact import mask_uri, register_secret, uri_password
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URI = "mongodb://localhost:27017"
+DEFAULT_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Where and how to connect: the URI (it may carry credentials) and a time bound."""
+
+    uri: str = DEFAULT_URI
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+
+    @property
+    def masked_uri(self) -> str:
+        return mask_uri(self.uri)
+
+
+def describe_hosts(uri: str) -> str:
+    """Return the ``host:port`` list of ``uri`` for messages ("127.0.0.1:1")."""
+    try:
+        parsed = pymongo.uri_parser.parse_uri(uri, validate=False, warn=True)
+    except (pymongo.errors.InvalidURI, pymongo.errors.ConfigurationError, ValueError):
+        return mask_uri(uri)
+    if parsed.get("fqdn"):  # mongodb+srv:// names a DNS record, not hosts
+        return str(parsed["fqdn"])
+    return ",".join(f"{host}:{port}" for host, port in parsed["nodelist"])
+
+
+def connect(settings: ConnectionSettings, **options: Any) -> MongoClient:
+    """Return a MongoClient for ``settings`` whose server selection is bounded.
+
+    pymongo connects lazily, so this does not touch the network; the first
+    command does. Raise UsageError when the URI cannot be parsed.
+    """
+    register_secret(uri_password(settings.uri))
+    timeout_ms = max(1, int(settings.timeout * 1000))
+    client_options: dict[str, Any] = {
+        "serverSelectionTimeoutMS": timeout_ms,
+        "connectTimeoutMS": timeout_ms,
+        "appname": f"mongo-toolkit {__version__}",
+    }
+    client_options.update(options)
+    try:
+        return MongoClient(settings.uri, **client_options)
+    except (pymongo.errors.InvalidURI, pymongo.errors.ConfigurationError, ValueError) as error:
+        raise UsageError(
+            f"invalid MongoDB URI {settings.masked_uri}: {error}",
+            hint="use the form mongodb://user@host:27017/?replicaSet=rs0 "
+            "(set --uri or MONGODB_URI; put the password in the URI only through the environment)",
+        ) from error
+
+
+@contextlib.contextmanager
+def translate_errors(settings: ConnectionSettings, doing: str) -> Iterator[None]:
+    """Turn pymongo exceptions raised while ``doing`` something into ToolkitErrors."""
+    hosts = describe_hosts(settings.uri)
+    try:
+        yield
+    except pymongo.errors.OperationFailure as error:
+        code = error.code
+        reason = error.details.get("errmsg", str(error)) if error.details else str(error)
+        if code in (13, 18):  # Unauthorized, AuthenticationFailed
+            raise PermissionDenied(
+                f"{doing} on {hosts}: {reason} (code {code})",
+                hint="check the user in the URI and its roles",
+            ) from error
+        raise OperationFailed(f"{doing} on {hosts} failed: {reason} (code {code})") from error
+    except (pymongo.errors.ServerSelectionTimeoutError, pymongo.errors.ConnectionFailure) as error:
+        raise ConnectionFailed(
+            f"cannot reach MongoDB at {hosts} ({settings.masked_uri}) within "
+            f"{settings.timeout:g} s while {doing}: {_first_line(error)}",
+            hint="check that the server is running and reachable, "
+            "or pass another --uri (or MONGODB_URI); --timeout raises the wait",
+        ) from error
+    except pymongo.errors.PyMongoError as error:
+        raise OperationFailed(f"{doing} on {hosts} failed: {_first_line(error)}") from error
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    # pymongo appends the whole topology description; the first clause is the cause.
+    first = text[0] if text else type(error).__name__
+    return first.split(", Timeout:")[0].split(" (configured timeouts")[0]

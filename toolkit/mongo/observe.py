@@ -1,0 +1,134 @@
+"""Read-only observations of a server: what it is, how its members are doing.
+
+Each observe_* function takes a connected MongoClient and returns plain
+frozen dataclasses, so the planners and assessments that consume them never
+import pymongo.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pymongo.errors
+from bson.timestamp import Timestamp
+from pymongo import MongoClient, ReadPreference
+
+# replSetGetStatus state codes (manual: replica set member states).
+MEMBER_STATES = {
+    0: "STARTUP",
+    1: "PRIMARY",
+    2: "SECONDARY",
+    3: "RECOVERING",
+    5: "STARTUP2",
+    6: "UNKNOWN",
+    7: "ARBITER",
+    8: "DOWN",
+    9: "ROLLBACK",
+    10: "REMOVED",
+}
+
+
+@dataclass(frozen=True)
+class MemberStatus:
+    """One replica-set member as replSetGetStatus reports it."""
+
+    id: int
+    name: str
+    state: int
+    state_str: str
+    health: float
+    optime_date: datetime | None
+    is_self: bool = False
+
+
+@dataclass(frozen=True)
+class ServerObservation:
+    """What a server said about itself at one moment."""
+
+    version: str
+    topology: str  # "standalone", "replica set" or "sharded"
+    ping_ms: float
+    set_name: str | None = None
+    members: tuple[MemberStatus, ...] = ()
+    oplog_first: datetime | None = None
+    oplog_last: datetime | None = None
+    shards: tuple[str, ...] = ()
+    balancer_mode: str | None = None
+
+
+def observe_server(client: MongoClient) -> ServerObservation:
+    """Ping the server and describe it: version, topology, members, oplog window, shards.
+
+    Raise pymongo errors; the caller translates them (toolkit.mongo.client).
+    """
+    admin = client.admin
+    started = time.perf_counter()
+    admin.command("ping")
+    ping_ms = (time.perf_counter() - started) * 1000
+    hello = admin.command("hello")
+    version = str(admin.command("buildInfo").get("version", "unknown"))
+
+    if hello.get("msg") == "isdbgrid":
+        shards = admin.command("listShards").get("shards", [])
+        balancer = admin.command("balancerStatus")
+        return ServerObservation(
+            version=version,
+            topology="sharded",
+            ping_ms=ping_ms,
+            shards=tuple(f"{shard['_id']} ({shard.get('host', '?')})" for shard in shards),
+            balancer_mode=str(balancer.get("mode")),
+        )
+
+    if not hello.get("setName"):
+        return ServerObservation(version=version, topology="standalone", ping_ms=ping_ms)
+
+    status = admin.command("replSetGetStatus")
+    members = tuple(_member_status(member) for member in status.get("members", []))
+    first, last = _oplog_window(client)
+    return ServerObservation(
+        version=version,
+        topology="replica set",
+        ping_ms=ping_ms,
+        set_name=str(hello["setName"]),
+        members=members,
+        oplog_first=first,
+        oplog_last=last,
+    )
+
+
+def _member_status(member: dict[str, Any]) -> MemberStatus:
+    state = int(member.get("state", 6))
+    optime_date = member.get("optimeDate")
+    if isinstance(optime_date, datetime) and optime_date.tzinfo is None:
+        optime_date = optime_date.replace(tzinfo=UTC)
+    return MemberStatus(
+        id=int(member.get("_id", -1)),
+        name=str(member.get("name", "?")),
+        state=state,
+        state_str=str(member.get("stateStr", MEMBER_STATES.get(state, str(state)))),
+        health=float(member.get("health", 0)),
+        optime_date=optime_date if isinstance(optime_date, datetime) else None,
+        is_self=bool(member.get("self", False)),
+    )
+
+
+def _oplog_window(client: MongoClient) -> tuple[datetime | None, datetime | None]:
+    """Return the times of the first and last oplog entries (on the primary when possible)."""
+    oplog = client.get_database("local", read_preference=ReadPreference.PRIMARY_PREFERRED)[
+        "oplog.rs"
+    ]
+    try:
+        first = oplog.find_one({}, {"ts": 1}, sort=[("$natural", 1)])
+        last = oplog.find_one({}, {"ts": 1}, sort=[("$natural", -1)])
+    except pymongo.errors.OperationFailure:
+        return None, None  # no privilege on local: the window is unknown, not a failure
+    return _timestamp_time(first), _timestamp_time(last)
+
+
+def _timestamp_time(entry: dict[str, Any] | None) -> datetime | None:
+    if not entry or not isinstance(entry.get("ts"), Timestamp):
+        return None
+    return entry["ts"].as_datetime()
