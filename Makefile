@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.installed
 COMPOSE ?= docker compose
 ENV_FILE := .env
 
-.PHONY: help install test test-fast lint up down logs seed backup bench render clean
+.PHONY: help install test test-live test-fast lint up down logs seed backup bench render clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -30,6 +30,10 @@ $(NODE_STAMP): package.json package-lock.json
 test: install  ## Run the whole test suite (lint, unit, end-to-end against the test server)
 	$(BIN)/ruff check toolkit tests scripts
 	$(BIN)/pytest
+
+test-live: install  ## The `live` end-to-end tests against the real MongoDB in MONGODB_URI
+	@test -n "$$MONGODB_URI" || { echo "make: set MONGODB_URI to a disposable MongoDB (its databases are dropped)" >&2; exit 2; }
+	$(BIN)/pytest -m live
 
 test-fast: $(PY_STAMP)  ## Unit tests only
 	$(BIN)/pytest tests/unit -q

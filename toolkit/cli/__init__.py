@@ -8,6 +8,7 @@ toolkit.errors for the contract).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import traceback
@@ -19,8 +20,8 @@ import click
 from toolkit import __version__
 from toolkit.cli.output import Output
 from toolkit.errors import ToolkitError
-from toolkit.mongo.client import DEFAULT_TIMEOUT_SECONDS, DEFAULT_URI, ConnectionSettings
 from toolkit.redact import RedactingFilter, redact
+from toolkit.settings import DEFAULT_TIMEOUT_SECONDS, DEFAULT_URI, ConnectionSettings
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -86,7 +87,34 @@ def output_options(command):  # type: ignore[no-untyped-def]
     return command
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+# Subcommands are imported when used: `mongo-toolkit health` should not pay for
+# importing Faker, boto3 and the backup formats.
+LAZY_COMMANDS = {
+    "catalog": "toolkit.cli.catalog:catalog",
+    "schema": "toolkit.cli.schema:schema",
+    "seed": "toolkit.cli.seed:seed",
+    "indexes": "toolkit.cli.indexes:indexes",
+    "shard": "toolkit.cli.shard:shard",
+    "rbac": "toolkit.cli.rbac:rbac",
+    "health": "toolkit.cli.health:health",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(LAZY_COMMANDS) + sorted(set(super().list_commands(ctx)) - set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS and name not in self.commands:
+            module_name, attribute = LAZY_COMMANDS[name].split(":")
+            module = importlib.import_module(module_name)
+            self.add_command(getattr(module, attribute), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.option(
     "--uri",
     envvar="MONGODB_URI",
@@ -145,19 +173,6 @@ def cli(
         catalog=catalog,
         output=Output(json_mode=json_mode, verbose=verbose),
     )
-
-
-def _register_commands() -> None:
-    from toolkit.cli.catalog import catalog
-    from toolkit.cli.health import health
-    from toolkit.cli.schema import schema
-
-    cli.add_command(catalog)
-    cli.add_command(schema)
-    cli.add_command(health)
-
-
-_register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pymongo
@@ -15,23 +14,17 @@ from pymongo import MongoClient
 from toolkit import __version__
 from toolkit.errors import ConnectionFailed, OperationFailed, PermissionDenied, UsageError
 from toolkit.redact import mask_uri, register_secret, uri_password
+from toolkit.settings import DEFAULT_TIMEOUT_SECONDS, DEFAULT_URI, ConnectionSettings
+
+__all__ = [
+    "DEFAULT_TIMEOUT_SECONDS",
+    "DEFAULT_URI",
+    "ConnectionSettings",
+    "connect",
+    "translate_errors",
+]
 
 log = logging.getLogger(__name__)
-
-DEFAULT_URI = "mongodb://localhost:27017"
-DEFAULT_TIMEOUT_SECONDS = 5.0
-
-
-@dataclass(frozen=True)
-class ConnectionSettings:
-    """Where and how to connect: the URI (it may carry credentials) and a time bound."""
-
-    uri: str = DEFAULT_URI
-    timeout: float = DEFAULT_TIMEOUT_SECONDS
-
-    @property
-    def masked_uri(self) -> str:
-        return mask_uri(self.uri)
 
 
 def describe_hosts(uri: str) -> str:

@@ -1,0 +1,1 @@
+"""Backups: formats (archive, directory, manifest), storage (local, S3) and verification."""
