@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.installed
 COMPOSE ?= docker compose
 ENV_FILE := .env
 
-.PHONY: help install test test-live test-fast lint up down logs seed backup bench render clean
+.PHONY: help install test test-live test-fast lint up up-sharded down logs seed backup bench render clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -56,9 +56,13 @@ up: $(PY_STAMP) $(ENV_FILE)  ## Start the local replica set, apply the catalog's
 	$(require_docker)
 	scripts/up.sh
 
+up-sharded: $(PY_STAMP) $(ENV_FILE)  ## Start a local sharded cluster (config server, 2 shards, mongos on 127.0.0.1:27020), apply schema and sharding
+	$(require_docker)
+	scripts/up-sharded.sh
+
 down:  ## Stop the local cluster (data volumes are kept; `docker compose down -v` drops them)
 	$(require_docker)
-	$(COMPOSE) --profile tools down
+	$(COMPOSE) --profile tools --profile sharded down
 
 logs:  ## Follow the local cluster's logs
 	$(require_docker)

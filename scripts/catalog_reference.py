@@ -46,9 +46,18 @@ def sections(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         ("Role (an item of `roles`)", defs["role"]["properties"]),
         ("Role reference (`roles` of a role or user)", defs["role_ref"]["anyOf"][1]["properties"]),
         ("Privilege (an item of a role's `privileges`)", defs["privilege"]["properties"]),
-        ("`resource` {db, collection}", defs["privilege"]["properties"]["resource"]["oneOf"][0]["properties"]),
-        ("`resource` {cluster}", defs["privilege"]["properties"]["resource"]["oneOf"][1]["properties"]),
-        ("Authentication restriction (roles and users)", defs["authentication_restriction"]["properties"]),
+        (
+            "`resource` {db, collection}",
+            defs["privilege"]["properties"]["resource"]["oneOf"][0]["properties"],
+        ),
+        (
+            "`resource` {cluster}",
+            defs["privilege"]["properties"]["resource"]["oneOf"][1]["properties"],
+        ),
+        (
+            "Authentication restriction (roles and users)",
+            defs["authentication_restriction"]["properties"],
+        ),
         ("User (an item of `users`)", defs["user"]["properties"]),
         ("`backup` (top level)", defs["backup"]["properties"]),
         ("`backup.retention`", defs["backup"]["properties"]["retention"]["properties"]),
@@ -80,7 +89,9 @@ def main() -> int:
     updated = head + render(catalog_schema())
     if "--check" in sys.argv[1:]:
         if updated != text:
-            print(f"{README} is out of date: run python scripts/catalog_reference.py", file=sys.stderr)
+            print(
+                f"{README} is out of date: run python scripts/catalog_reference.py", file=sys.stderr
+            )
             return 3
         return 0
     README.write_text(updated, encoding="utf-8")

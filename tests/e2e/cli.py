@@ -24,9 +24,13 @@ class CliResult:
         return json.loads(self.stdout)
 
 
-def run_cli(*args: str, uri: str | None = None, env: dict[str, str] | None = None, timeout: float = 120) -> CliResult:
+def run_cli(
+    *args: str, uri: str | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> CliResult:
     """Run ``mongo-toolkit ARGS`` with MONGODB_URI=uri in the environment (never in argv)."""
-    environment = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URI", "TOOLKIT_CATALOG")}
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("MONGODB_URI", "TOOLKIT_CATALOG")
+    }
     environment["COLUMNS"] = "200"
     if uri is not None:
         environment["MONGODB_URI"] = uri

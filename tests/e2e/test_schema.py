@@ -66,9 +66,9 @@ def test_changing_one_ttl_plans_exactly_one_collmod(server, sentimatrix):
     assert text.count("expire_after: 7d") == 1
     catalog.write_text(text.replace("expire_after: 7d", "expire_after: 14d"))
     plan = run_cli("--catalog", str(catalog), "--json", "schema", "plan", uri=server.uri).json()
-    assert [(op["kind"], op["command"]["index"]["expireAfterSeconds"]) for op in plan["operations"]] == [
-        ("modify-index", 14 * 86400)
-    ]
+    assert [
+        (op["kind"], op["command"]["index"]["expireAfterSeconds"]) for op in plan["operations"]
+    ] == [("modify-index", 14 * 86400)]
     assert run_cli("--catalog", str(catalog), "schema", "apply", uri=server.uri).returncode == 0
     final = run_cli("--catalog", str(catalog), "--json", "schema", "plan", uri=server.uri).json()
     assert final["pending"] == 0
@@ -89,7 +89,9 @@ def test_drops_need_allow_drop(server, sentimatrix):
     skipped = run_cli("--catalog", str(catalog), "--json", "schema", "apply", uri=server.uri).json()
     assert skipped["skipped"] == 2 and skipped["changed"] is False
     assert "nickname_1" in client[db].users.index_information()
-    dropped = run_cli("--catalog", str(catalog), "--json", "schema", "apply", "--allow-drop", uri=server.uri)
+    dropped = run_cli(
+        "--catalog", str(catalog), "--json", "schema", "apply", "--allow-drop", uri=server.uri
+    )
     assert dropped.json()["done"] == 2
     assert "nickname_1" not in client[db].users.index_information()
     assert "scratch" not in client[db].list_collection_names()
@@ -110,8 +112,15 @@ def test_unreachable_server_exits_1(tmp_path):
 
 def test_render_check_detects_drift(tmp_path):
     out = tmp_path / "init"
-    assert run_cli("--catalog", str(CATALOGS), "schema", "render", "--out", str(out)).returncode == 0
-    assert run_cli("--catalog", str(CATALOGS), "schema", "render", "--out", str(out), "--check").returncode == 0
+    assert (
+        run_cli("--catalog", str(CATALOGS), "schema", "render", "--out", str(out)).returncode == 0
+    )
+    assert (
+        run_cli(
+            "--catalog", str(CATALOGS), "schema", "render", "--out", str(out), "--check"
+        ).returncode
+        == 0
+    )
     first = sorted(out.glob("*.js"))[0]
     first.write_text(first.read_text() + "// edited\n")
     drift = run_cli("--catalog", str(CATALOGS), "schema", "render", "--out", str(out), "--check")
@@ -127,13 +136,21 @@ def _shape(client: MongoClient, db: str) -> dict:
         if entry.get("type") != "view":
             for index in client[db][entry["name"]].list_indexes():
                 indexes.append(dict(index))
-        shape[entry["name"]] = {"type": entry.get("type"), "options": options, "indexes": sorted(indexes, key=lambda i: i["name"])}
+        shape[entry["name"]] = {
+            "type": entry.get("type"),
+            "options": options,
+            "indexes": sorted(indexes, key=lambda i: i["name"]),
+        }
     return shape
 
 
 @pytest.mark.mongosh
-@pytest.mark.parametrize("catalog_name", ["sentimatrix.yaml", "nyrkio.yaml", "ai_apps.yaml", "archiverr.yaml"])
-def test_rendered_scripts_through_real_mongosh_equal_python_apply(tmp_path, mongosh, server_factory, catalog_name):
+@pytest.mark.parametrize(
+    "catalog_name", ["sentimatrix.yaml", "nyrkio.yaml", "ai_apps.yaml", "archiverr.yaml"]
+)
+def test_rendered_scripts_through_real_mongosh_equal_python_apply(
+    tmp_path, mongosh, server_factory, catalog_name
+):
     import subprocess
 
     catalog = CATALOGS / catalog_name
@@ -144,7 +161,9 @@ def test_rendered_scripts_through_real_mongosh_equal_python_apply(tmp_path, mong
     with server_factory() as by_mongosh, server_factory() as by_python:
         completed = subprocess.run(
             [mongosh, by_mongosh.uri, "--quiet", "--file", str(script)],
-            capture_output=True, text=True, timeout=120,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert completed.returncode == 0, completed.stdout + completed.stderr
         applied = run_cli("--catalog", str(catalog), "schema", "apply", uri=by_python.uri)

@@ -11,6 +11,7 @@ from typing import Any
 
 from toolkit.catalog.model import Catalog, CollectionSpec, IndexSpec
 from toolkit.plan.redundancy import IndexShape, coverage
+from toolkit.plan.shard import lint_shard
 
 MAX_INDEXES = 64  # per collection, the _id index included
 
@@ -30,6 +31,9 @@ def lint_catalog(catalog: Catalog) -> list[Finding]:
     findings: list[Finding] = []
     for collection in catalog.collections:
         findings.extend(_lint_collection(collection))
+        schema = json_schema_of(collection.validator)
+        for message in lint_shard(collection, catalog, schema):
+            findings.append(Finding(collection.location, collection.namespace, message))
     return findings
 
 

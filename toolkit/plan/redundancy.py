@@ -5,18 +5,29 @@ strings so that {f1: 1} looks like a prefix of {f10: 1}):
 
 - ``duplicate``: the key patterns are equal.
 - ``redundant``: A's key is an ordered prefix of B's, or of B's with every
-  direction flipped, comparing whole field names; A uses only 1/-1.
+  direction flipped, comparing whole field names; A uses only 1/-1. An equal
+  key with every direction flipped ({a: 1, b: -1} and {a: -1, b: 1}) is a
+  whole-key prefix: the two serve the same queries.
 - Either verdict needs: A is not unique, not TTL and not ``_id_``; B is not
   hidden; B is not sparse unless A is; B is not partial unless A's filter is
   the same; both have equal collations.
+- B cannot cover A through a text, 2d, 2dsphere or wildcard index: those leave
+  documents out or answer other queries, so a plain prefix query cannot rely
+  on them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from toolkit.plan.schema import canonical, full_collation
+
 KeyPattern = tuple[tuple[str, Any], ...]
+
+# Key values whose index holds only some documents or answers other queries.
+SPECIAL_KEY_VALUES = frozenset({"text", "2d", "2dsphere", "geoHaystack"})
 
 
 @dataclass(frozen=True)
@@ -33,7 +44,8 @@ class IndexShape:
     collation: Any = None
 
     @classmethod
-    def from_options(cls, name: str, keys: KeyPattern, options: dict[str, Any]) -> IndexShape:
+    def from_options(cls, name: str, keys: KeyPattern, options: Mapping[str, Any]) -> IndexShape:
+        """Build a shape from createIndexes options or a listIndexes/$indexStats spec."""
         return cls(
             name=name,
             keys=tuple(keys),
@@ -44,6 +56,15 @@ class IndexShape:
             partial=options.get("partialFilterExpression"),
             collation=options.get("collation"),
         )
+
+    @property
+    def is_constraint(self) -> bool:
+        """True for indexes that enforce something: _id_, unique, TTL."""
+        return self.name == "_id_" or self.unique or self.ttl
+
+
+def _is_wildcard(field_name: str) -> bool:
+    return field_name == "$**" or field_name.endswith(".$**")
 
 
 def _direction(value: Any) -> int | None:
@@ -62,30 +83,50 @@ def _same_value(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+def _can_cover(keys: KeyPattern) -> bool:
+    """False for text, geo and wildcard indexes: they cannot stand in for a plain index."""
+    for name, value in keys:
+        if name == "_fts" or _is_wildcard(name):
+            return False
+        if isinstance(value, str) and value in SPECIAL_KEY_VALUES:
+            return False
+    return True
+
+
+def _same_collation(a: Any, b: Any) -> bool:
+    return canonical(full_collation(a)) == canonical(full_collation(b))
+
+
+def _same_filter(a: Any, b: Any) -> bool:
+    return canonical(a) == canonical(b)
+
+
 def coverage(a: IndexShape, b: IndexShape) -> str | None:
     """Return "duplicate" or "redundant" when index ``a`` is covered by ``b``, else None."""
     if a.name == b.name:
         return None
-    if a.unique or a.ttl or a.name == "_id_":
+    if a.is_constraint:
         return None
     if b.hidden:
         return None
     if b.sparse and not a.sparse:
         return None
-    if b.partial is not None and b.partial != a.partial:
+    if b.partial is not None and (a.partial is None or not _same_filter(a.partial, b.partial)):
         return None
     if a.partial is not None and b.partial is None:
         # b indexes more documents than a; a query on a's filter can still use b,
         # but a is only redundant when the filters are the same: be conservative.
         return None
-    if (a.collation or None) != (b.collation or None):
+    if not _same_collation(a.collation, b.collation):
         return None
     if len(a.keys) == len(b.keys) and all(
         name_a == name_b and _same_value(value_a, value_b)
         for (name_a, value_a), (name_b, value_b) in zip(a.keys, b.keys, strict=True)
     ):
         return "duplicate"
-    if len(a.keys) >= len(b.keys):
+    if len(a.keys) > len(b.keys) or not _can_cover(b.keys):
+        return None
+    if any(_is_wildcard(name) for name, _ in a.keys):
         return None
     directions_a = [_direction(value) for _, value in a.keys]
     if any(direction is None for direction in directions_a):
@@ -94,8 +135,10 @@ def coverage(a: IndexShape, b: IndexShape) -> str | None:
     if [name for name, _ in a.keys] != [name for name, _ in prefix]:
         return None
     directions_b = [_direction(value) for _, value in prefix]
+    if any(direction is None for direction in directions_b):
+        return None
     if directions_a == directions_b:
         return "redundant"
-    if all(d is not None for d in directions_b) and directions_a == [-d for d in directions_b]:  # type: ignore[operator]
+    if directions_a == [-d for d in directions_b if d is not None]:
         return "redundant"
     return None

@@ -455,6 +455,12 @@ def _plan_indexes(spec: CollectionSpec, found: ObservedCollection) -> list[Opera
     drops: list[Operation] = []
     create_after: list[Operation] = []
 
+    # The index `shard apply` builds to support a shard key is the catalog's too.
+    from toolkit.plan.shard import implied_shard_index  # plan.shard builds on this module
+
+    implied = implied_shard_index(spec)
+    if implied is not None:
+        declared_names = declared_names | {implied.name}
     extras = {
         name: index
         for name, index in observed.items()

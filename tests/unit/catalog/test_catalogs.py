@@ -30,7 +30,9 @@ def catalog():
 
 def test_catalogs_load_and_lint_warns_only_about_expected_things(catalog):
     messages = [str(f) for f in lint_catalog(catalog)]
-    assert any("nyrkio.results" in m and "TTL on timestamp" in m and "int/long" in m for m in messages)
+    assert any(
+        "nyrkio.results" in m and "TTL on timestamp" in m and "int/long" in m for m in messages
+    )
     assert all("TTL" in m or "is a prefix of" in m for m in messages), messages
 
 
@@ -46,10 +48,15 @@ def test_sentimatrix_rendered_scripts(catalog):
     assert len(creates) == 12
     indexes = [s["command"]["indexes"][0] for s in steps if "createIndexes" in s["command"]]
     assert len(indexes) == 45
-    ttls = sorted(int(i["expireAfterSeconds"]["$numberInt"]) for i in indexes if "expireAfterSeconds" in i)
+    ttls = sorted(
+        int(i["expireAfterSeconds"]["$numberInt"]) for i in indexes if "expireAfterSeconds" in i
+    )
     assert ttls == [0, 604800, 31536000]
     [text] = [i for i in indexes if "text" in i["key"].values()]
-    assert {k: int(v["$numberInt"]) for k, v in text["weights"].items()} == {"content.title": 10, "content.text": 5}
+    assert {k: int(v["$numberInt"]) for k, v in text["weights"].items()} == {
+        "content.title": 10,
+        "content.text": 5,
+    }
     oauth = [i for i in indexes if i.get("sparse") and i.get("unique")]
     assert len(oauth) >= 2
 

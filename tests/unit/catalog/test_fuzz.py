@@ -25,10 +25,20 @@ GOOD = {
 }
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.floats(allow_nan=False),
-    st.text(max_size=8), st.sampled_from(["7x", "-1d", "1.5h", "7 d", "", "off", "hashed", "text"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**40), 2**40),
+    st.floats(allow_nan=False),
+    st.text(max_size=8),
+    st.sampled_from(["7x", "-1d", "1.5h", "7 d", "", "off", "hashed", "text"]),
 )
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8)
+values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
 
 
 def mutate(document, path, value):
@@ -73,7 +83,9 @@ def assert_clean_refusal(code, out, err, path):
     assert re.search(re.escape(str(path)) + r":\d+", err), err
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(path=st.sampled_from(PATHS), value=values)
 def test_wrong_types_and_unknown_keys(tmp_path, path, value):
     document = yaml.safe_load(yaml.safe_dump(GOOD))
@@ -85,8 +97,25 @@ def test_wrong_types_and_unknown_keys(tmp_path, path, value):
     assert_clean_refusal(code, out, err, file)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(cut=st.integers(min_value=1, max_value=200), junk=st.sampled_from(["[", "{", ": :", "\t", "&a *b", "- x\n y: [", "!!python/object:os.system x", "\"unclosed", "*undefined"]))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    cut=st.integers(min_value=1, max_value=200),
+    junk=st.sampled_from(
+        [
+            "[",
+            "{",
+            ": :",
+            "\t",
+            "&a *b",
+            "- x\n y: [",
+            "!!python/object:os.system x",
+            '"unclosed',
+            "*undefined",
+        ]
+    ),
+)
 def test_bad_yaml(tmp_path, cut, junk):
     text = yaml.safe_dump(GOOD)
     text = text[:cut] + junk + text[cut:]

@@ -26,7 +26,12 @@ SCHEMA = """\
 
 
 def test_ttl_on_integer_epoch_is_flagged(tmp_path):
-    messages = findings(tmp_path, "c:\n" + SCHEMA + "  indexes:\n    - {keys: {ts: 1}, expire_after: 1d}\n    - {keys: {at: 1}, expire_after: 1d}\n")
+    messages = findings(
+        tmp_path,
+        "c:\n"
+        + SCHEMA
+        + "  indexes:\n    - {keys: {ts: 1}, expire_after: 1d}\n    - {keys: {at: 1}, expire_after: 1d}\n",
+    )
     ttl = [m for m in messages if "TTL" in m]
     assert ttl == [
         "index ts_1: TTL on ts, which the validator types as int/long; TTL deletes only documents "
@@ -40,15 +45,21 @@ def test_ttl_on_compound_index(tmp_path):
 
 
 def test_closed_schema_and_missing_required(tmp_path):
-    messages = findings(tmp_path, "c:\n" + SCHEMA + "  indexes:\n    - {keys: {nope: 1}}\n    - {keys: {tags: 1}}\n")
-    assert "index nope_1: nope cannot exist in a document: the validator's schema is closed " \
+    messages = findings(
+        tmp_path, "c:\n" + SCHEMA + "  indexes:\n    - {keys: {nope: 1}}\n    - {keys: {tags: 1}}\n"
+    )
+    assert (
+        "index nope_1: nope cannot exist in a document: the validator's schema is closed "
         "(additionalProperties: false) and does not list it" in messages
+    )
     assert not any("tags_1" in m for m in messages)
     assert "validator: required field ghost is missing from properties" in messages
 
 
 def test_two_text_indexes(tmp_path):
-    messages = findings(tmp_path, "c:\n  indexes:\n    - {keys: {a: text}}\n    - {keys: {b: text}}\n")
+    messages = findings(
+        tmp_path, "c:\n  indexes:\n    - {keys: {a: text}}\n    - {keys: {b: text}}\n"
+    )
     assert any("2 text indexes (a_text, b_text)" in m for m in messages)
 
 
@@ -78,4 +89,7 @@ def test_too_many_indexes(tmp_path):
 
 
 def test_clean_collection_has_no_findings(tmp_path):
-    assert findings(tmp_path, "c:\n  indexes:\n    - {keys: {a: 1}}\n    - {keys: {b: 1, a: 1}}\n") == []
+    assert (
+        findings(tmp_path, "c:\n  indexes:\n    - {keys: {a: 1}}\n    - {keys: {b: 1, a: 1}}\n")
+        == []
+    )

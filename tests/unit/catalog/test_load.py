@@ -22,7 +22,15 @@ def problems_of(path: Path) -> list[str]:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("0s", 0), ("90m", 5400), ("12h", 43200), ("7d", 604800), ("2w", 1209600), ("1y", 31536000), (3600, 3600)],
+    [
+        ("0s", 0),
+        ("90m", 5400),
+        ("12h", 43200),
+        ("7d", 604800),
+        ("2w", 1209600),
+        ("1y", 31536000),
+        (3600, 3600),
+    ],
 )
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds
@@ -35,9 +43,17 @@ def test_duration_formatting_round_trips():
 
 def test_directory_files_merge(tmp_path):
     write(tmp_path, "a.yaml", "databases:\n  shop:\n    collections:\n      orders: {}\n")
-    write(tmp_path, "b.yaml", "databases:\n  shop:\n    collections:\n      items: {}\n  crm: {collections: {people: {}}}\n")
+    write(
+        tmp_path,
+        "b.yaml",
+        "databases:\n  shop:\n    collections:\n      items: {}\n  crm: {collections: {people: {}}}\n",
+    )
     catalog = load_catalog(tmp_path)
-    assert sorted(c.namespace for c in catalog.collections) == ["crm.people", "shop.items", "shop.orders"]
+    assert sorted(c.namespace for c in catalog.collections) == [
+        "crm.people",
+        "shop.items",
+        "shop.orders",
+    ]
     assert catalog.databases == ["crm", "shop"]
 
 
@@ -67,8 +83,14 @@ def test_every_error_is_listed_with_file_line_and_path(tmp_path):
     assert len(problems) == 4
     joined = "\n".join(problems)
     assert f"{path}:5: databases/shop/collections/orders/validation_level" in joined
-    assert f"{path}:8: databases/shop/collections/orders/indexes/0/expire_after: '7 days' is not a duration" in joined
-    assert f"{path}:10: databases/shop/collections/orders/indexes/1/colour: unknown key 'colour'" in joined
+    assert (
+        f"{path}:8: databases/shop/collections/orders/indexes/0/expire_after: '7 days' is not a duration"
+        in joined
+    )
+    assert (
+        f"{path}:10: databases/shop/collections/orders/indexes/1/colour: unknown key 'colour'"
+        in joined
+    )
     assert f"{path}:9: databases/shop/collections/orders/indexes/1/keys/b" in joined
 
 
@@ -91,7 +113,11 @@ def test_literal_password_is_refused(tmp_path):
 
 
 def test_off_is_a_string_not_a_boolean(tmp_path):
-    path = write(tmp_path, "o.yaml", "databases:\n  s:\n    collections:\n      c: {validator: {a: {$exists: true}}, validation_level: off}\n")
+    path = write(
+        tmp_path,
+        "o.yaml",
+        "databases:\n  s:\n    collections:\n      c: {validator: {a: {$exists: true}}, validation_level: off}\n",
+    )
     assert load_catalog(path).collections[0].validation_level == "off"
 
 
@@ -107,7 +133,11 @@ def test_index_model(tmp_path):
     assert first.name == "b_1_a_-1"
     assert first.keys == (("b", 1), ("a", -1))
     assert first.options == {"unique": True, "expireAfterSeconds": 3600}
-    assert second.create_spec() == {"key": {"t": "text", "u": "text"}, "name": "search", "weights": {"t": 10}}
+    assert second.create_spec() == {
+        "key": {"t": "text", "u": "text"},
+        "name": "search",
+        "weights": {"t": 10},
+    }
 
 
 def test_missing_catalog_is_a_catalog_error(tmp_path):

@@ -7,7 +7,13 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 def member(index, state, lag=0.0, health=1.0):
-    names = {1: "PRIMARY", 2: "SECONDARY", 7: "ARBITER", 8: "(not reachable/healthy)", 3: "RECOVERING"}
+    names = {
+        1: "PRIMARY",
+        2: "SECONDARY",
+        7: "ARBITER",
+        8: "(not reachable/healthy)",
+        3: "RECOVERING",
+    }
     return MemberStatus(
         id=index,
         name=f"h{index}:27017",
@@ -32,7 +38,13 @@ def replica_set(*members, first=None, last=None):
 
 def test_healthy_set_reports_lag_and_oplog_window():
     report = assess_health(
-        replica_set(member(0, 1), member(1, 2, lag=3), member(2, 7), first=NOW - timedelta(hours=30), last=NOW)
+        replica_set(
+            member(0, 1),
+            member(1, 2, lag=3),
+            member(2, 7),
+            first=NOW - timedelta(hours=30),
+            last=NOW,
+        )
     )
     assert report.healthy
     assert [m.lag_seconds for m in report.members] == [0.0, 3.0, None]

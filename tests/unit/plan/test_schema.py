@@ -87,7 +87,9 @@ def server_state(**overrides):
         # set at create time: the server omits the defaults (SERVER-53575)
     }
     collections = {
-        "users": ObservedCollection("app", "users", "collection", users_options, tuple(users_indexes)),
+        "users": ObservedCollection(
+            "app", "users", "collection", users_options, tuple(users_indexes)
+        ),
         "metrics": ObservedCollection(
             "app",
             "metrics",
@@ -105,7 +107,10 @@ def server_state(**overrides):
             ({"v": 2, "key": {"meta": 1, "ts": 1}, "name": "meta_1_ts_1"},),
         ),
         "open_users": ObservedCollection(
-            "app", "open_users", "view", {"viewOn": "users", "pipeline": [{"$match": {"active": True}}]}
+            "app",
+            "open_users",
+            "view",
+            {"viewOn": "users", "pipeline": [{"$match": {"active": True}}]},
         ),
     }
     collections.update(overrides)
@@ -128,9 +133,15 @@ def test_empty_server_gets_everything_created_in_order(tmp_path):
         ("create-collection", "open_users", None),  # views after the collections they read
     ]
     create_users = operations[0].command
-    assert create_users["validationLevel"] == "strict" and create_users["validationAction"] == "error"
+    assert (
+        create_users["validationLevel"] == "strict" and create_users["validationAction"] == "error"
+    )
     assert operations[2].command["indexes"][0]["expireAfterSeconds"] == 604800
-    assert operations[5].command["timeseries"] == {"timeField": "ts", "metaField": "meta", "granularity": "minutes"}
+    assert operations[5].command["timeseries"] == {
+        "timeField": "ts",
+        "metaField": "meta",
+        "granularity": "minutes",
+    }
     assert operations[5].command["expireAfterSeconds"] == 2592000
     assert not any(op.destructive for op in operations)
 
@@ -151,7 +162,12 @@ def test_changed_ttl_is_one_collmod(tmp_path):
 
 
 def test_hiding_an_index_is_in_place(tmp_path):
-    catalog = load(tmp_path, CATALOG.replace("            unique: true\n", "            unique: true\n            hidden: true\n"))
+    catalog = load(
+        tmp_path,
+        CATALOG.replace(
+            "            unique: true\n", "            unique: true\n            hidden: true\n"
+        ),
+    )
     operations = plan_schema(catalog, server_state())
     assert [op.command for op in operations] == [
         {"collMod": "users", "index": {"name": "email_1", "hidden": True}}
@@ -161,7 +177,10 @@ def test_hiding_an_index_is_in_place(tmp_path):
 def test_changed_uniqueness_is_a_rebuild_that_needs_allow_drop(tmp_path):
     catalog = load(tmp_path, CATALOG.replace("            unique: true\n", ""))
     operations = plan_schema(catalog, server_state())
-    assert kinds(operations) == [("drop-index", "users", "email_1"), ("create-index", "users", "email_1")]
+    assert kinds(operations) == [
+        ("drop-index", "users", "email_1"),
+        ("create-index", "users", "email_1"),
+    ]
     assert operations[0].destructive and operations[1].needs_drop
     assert "unique" in operations[0].reason
     assert pending(operations, allow_drop=False) == []
@@ -179,23 +198,38 @@ def test_new_key_is_built_before_the_old_index_is_dropped(tmp_path):
 
 
 def test_renamed_index_drops_first_because_mongodb_refuses_a_twin(tmp_path):
-    catalog = load(tmp_path, CATALOG.replace("keys: {email: 1}\n", "keys: {email: 1}\n            name: by_email\n"))
+    catalog = load(
+        tmp_path,
+        CATALOG.replace("keys: {email: 1}\n", "keys: {email: 1}\n            name: by_email\n"),
+    )
     operations = plan_schema(catalog, server_state())
-    assert kinds(operations) == [("drop-index", "users", "email_1"), ("create-index", "users", "by_email")]
+    assert kinds(operations) == [
+        ("drop-index", "users", "email_1"),
+        ("create-index", "users", "by_email"),
+    ]
     assert operations[1].needs_drop
 
 
 def test_extra_index_and_collection_are_destructive_drops(tmp_path):
     state = server_state(
-        legacy=ObservedCollection("app", "legacy", "collection", {}, ({"v": 2, "key": {"_id": 1}, "name": "_id_"},))
+        legacy=ObservedCollection(
+            "app", "legacy", "collection", {}, ({"v": 2, "key": {"_id": 1}, "name": "_id_"},)
+        )
     )
     users = state.find("app", "users")
     extra = ObservedCollection(
-        "app", "users", "collection", users.options, (*users.indexes, {"v": 2, "key": {"old": 1}, "name": "old_1"})
+        "app",
+        "users",
+        "collection",
+        users.options,
+        (*users.indexes, {"v": 2, "key": {"old": 1}, "name": "old_1"}),
     )
     state = server_state(users=extra, legacy=state.find("app", "legacy"))
     operations = plan_schema(load(tmp_path), state)
-    assert kinds(operations) == [("drop-index", "users", "old_1"), ("drop-collection", "legacy", None)]
+    assert kinds(operations) == [
+        ("drop-index", "users", "old_1"),
+        ("drop-collection", "legacy", None),
+    ]
     assert all(op.destructive for op in operations)
 
 
@@ -212,25 +246,44 @@ def test_validator_set_by_collmod_reports_defaults_and_still_plans_nothing(tmp_p
     state = server_state()
     users = state.find("app", "users")
     options = {**users.options, "validationLevel": "strict", "validationAction": "error"}
-    state = server_state(users=ObservedCollection("app", "users", "collection", options, users.indexes))
+    state = server_state(
+        users=ObservedCollection("app", "users", "collection", options, users.indexes)
+    )
     assert plan_schema(load(tmp_path), state) == []
 
 
 def test_timeseries_granularity_increase_in_place_and_decrease_recreates(tmp_path):
-    up = plan_schema(load(tmp_path, CATALOG.replace("granularity: minutes", "granularity: hours")), server_state())
-    assert [op.command for op in up] == [{"collMod": "metrics", "timeseries": {"granularity": "hours"}}]
-    down = plan_schema(load(tmp_path, CATALOG.replace("granularity: minutes", "granularity: seconds")), server_state())
-    assert kinds(down)[:2] == [("drop-collection", "metrics", None), ("create-collection", "metrics", None)]
+    up = plan_schema(
+        load(tmp_path, CATALOG.replace("granularity: minutes", "granularity: hours")),
+        server_state(),
+    )
+    assert [op.command for op in up] == [
+        {"collMod": "metrics", "timeseries": {"granularity": "hours"}}
+    ]
+    down = plan_schema(
+        load(tmp_path, CATALOG.replace("granularity: minutes", "granularity: seconds")),
+        server_state(),
+    )
+    assert kinds(down)[:2] == [
+        ("drop-collection", "metrics", None),
+        ("create-collection", "metrics", None),
+    ]
     assert down[0].destructive and "only increase" in down[0].reason
 
 
 def test_timeseries_expiry_change_is_collmod(tmp_path):
-    operations = plan_schema(load(tmp_path, CATALOG.replace("expire_after: 30d", "expire_after: 60d")), server_state())
-    assert [op.command for op in operations] == [{"collMod": "metrics", "expireAfterSeconds": 5184000}]
+    operations = plan_schema(
+        load(tmp_path, CATALOG.replace("expire_after: 30d", "expire_after: 60d")), server_state()
+    )
+    assert [op.command for op in operations] == [
+        {"collMod": "metrics", "expireAfterSeconds": 5184000}
+    ]
 
 
 def test_view_pipeline_change_is_collmod(tmp_path):
-    operations = plan_schema(load(tmp_path, CATALOG.replace("active: true", "active: false")), server_state())
+    operations = plan_schema(
+        load(tmp_path, CATALOG.replace("active: true", "active: false")), server_state()
+    )
     assert operations[0].command == {
         "collMod": "open_users",
         "viewOn": "users",
@@ -241,7 +294,10 @@ def test_view_pipeline_change_is_collmod(tmp_path):
 def test_collection_that_became_a_view_is_recreated(tmp_path):
     state = server_state(open_users=ObservedCollection("app", "open_users", "collection", {}, ()))
     operations = plan_schema(load(tmp_path), state)
-    assert kinds(operations) == [("drop-collection", "open_users", None), ("create-collection", "open_users", None)]
+    assert kinds(operations) == [
+        ("drop-collection", "open_users", None),
+        ("create-collection", "open_users", None),
+    ]
 
 
 @pytest.mark.parametrize("numeric", [1, 1.0])
@@ -249,7 +305,10 @@ def test_numbers_compare_by_value(tmp_path, numeric):
     state = server_state()
     users = state.find("app", "users")
     indexes = tuple(
-        {**index, "key": {"email": numeric}} if index["name"] == "email_1" else index for index in users.indexes
+        {**index, "key": {"email": numeric}} if index["name"] == "email_1" else index
+        for index in users.indexes
     )
-    state = server_state(users=ObservedCollection("app", "users", "collection", users.options, indexes))
+    state = server_state(
+        users=ObservedCollection("app", "users", "collection", users.options, indexes)
+    )
     assert plan_schema(load(tmp_path), state) == []

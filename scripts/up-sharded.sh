@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `make up-sharded`: start the local sharded cluster (compose profile "sharded":
+# a config server replica set, two one-member shard replica sets, a mongos),
+# wait until the mongos has both shards, then apply the catalog's schema and
+# sharding through the mongos.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=.venv/bin
+
+if [ ! -f .env ]; then
+  password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
+  sed "s/^MONGO_ROOT_PASSWORD=.*/MONGO_ROOT_PASSWORD=${password}/" .env.example >.env
+  chmod 600 .env
+  echo "created .env with a random root password"
+fi
+
+echo "starting the sharded cluster (docker compose --profile sharded up --wait mongos)..."
+# Naming the mongos starts it and what it depends on, not the `mongo` replica set.
+docker compose --profile sharded up -d --wait mongos
+
+echo "applying the catalog's schema and sharding through the mongos..."
+scripts/with-sharded-uri.sh "$bin/mongo-toolkit" --catalog catalogs/ schema apply
+scripts/with-sharded-uri.sh "$bin/mongo-toolkit" --catalog catalogs/ shard apply
+scripts/with-sharded-uri.sh "$bin/mongo-toolkit" health
+echo
+echo "ready. Run the toolkit against the mongos with:"
+echo "  scripts/with-sharded-uri.sh .venv/bin/mongo-toolkit shard plan"
