@@ -52,11 +52,11 @@ define require_docker
 	@docker info >/dev/null 2>&1 || { echo "make: no Docker engine is reachable (docker info failed); start Docker and try again" >&2; exit 1; }
 endef
 
-up: $(PY_STAMP) $(ENV_FILE)  ## Start the local replica set, apply the catalog's schema, seed once
+up: $(PY_STAMP)  ## Start the local replica set, apply the catalog's schema, seed once
 	$(require_docker)
 	scripts/up.sh
 
-up-sharded: $(PY_STAMP) $(ENV_FILE)  ## Start a local sharded cluster (config server, 2 shards, mongos on 127.0.0.1:27020), apply schema and sharding
+up-sharded: $(PY_STAMP)  ## Start a local sharded cluster (config server, 2 shards, mongos on 127.0.0.1:27020), apply schema and sharding
 	$(require_docker)
 	scripts/up-sharded.sh
 

@@ -34,8 +34,10 @@ import pymongo
 
 from tests.support import (  # noqa: F401  (importing registers the commands)
     commands_admin,
+    commands_backup,
     commands_crud,
     commands_ddl,
+    commands_oplog,
     commands_replication,
     commands_sharding,
     commands_users,
@@ -322,6 +324,26 @@ class ReplicaSetTestCluster:
     def client(self, **options: Any) -> pymongo.MongoClient:
         options.setdefault("serverSelectionTimeoutMS", 5000)
         return pymongo.MongoClient(self.uri, **options)
+
+    def add_user(self, user: str, password: str, roles: list[dict[str, str]], db: str = "admin") -> None:
+        """Store a user as if it existed before the set started (what the official
+        image's init step leaves: the root user, created on a temporary standalone)."""
+        import uuid
+
+        from bson import Binary
+
+        from tests.support import commands_users, scram
+
+        document = {
+            "_id": f"{db}.{user}",
+            "userId": Binary.from_uuid(uuid.uuid4()),
+            "user": user,
+            "db": db,
+            "credentials": scram.make_credentials(user, password, ["SCRAM-SHA-1", "SCRAM-SHA-256"]),
+            "roles": roles,
+        }
+        with self.state.lock:
+            self.state.insert(commands_users._users(self.state), document, bypass_validation=True)
 
     def member(self, index: int) -> MemberHandle:
         if not 0 <= index < len(self.nodes):
