@@ -332,7 +332,7 @@ class ReplicaSetTestCluster:
 
         from bson import Binary
 
-        from tests.support import commands_users, scram
+        from tests.support import scram
 
         document = {
             "_id": f"{db}.{user}",
