@@ -7,21 +7,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=.venv/bin
 
-if [ ! -f .env ]; then
-  password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
-  sed "s/^MONGO_ROOT_PASSWORD=.*/MONGO_ROOT_PASSWORD=${password}/" .env.example >.env
-  chmod 600 .env
-  echo "created .env with a random root password"
-fi
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+ensure_env_file
 
 echo "starting the sharded cluster (docker compose --profile sharded up --wait mongos)..."
 # Naming the mongos starts it and what it depends on, not the `mongo` replica set.
 docker compose --profile sharded up -d --wait mongos
 
 echo "applying the catalog's schema and sharding through the mongos..."
-scripts/with-sharded-uri.sh "$bin/mongo-toolkit" --catalog catalogs/ schema apply
-scripts/with-sharded-uri.sh "$bin/mongo-toolkit" --catalog catalogs/ shard apply
-scripts/with-sharded-uri.sh "$bin/mongo-toolkit" health
+scripts/with-local-uri.sh --mongos "$bin/mongo-toolkit" --catalog catalogs/ schema apply
+scripts/with-local-uri.sh --mongos "$bin/mongo-toolkit" --catalog catalogs/ shard apply
+scripts/with-local-uri.sh --mongos "$bin/mongo-toolkit" health
 echo
 echo "ready. Run the toolkit against the mongos with:"
-echo "  scripts/with-sharded-uri.sh .venv/bin/mongo-toolkit shard plan"
+echo "  scripts/with-local-uri.sh --mongos .venv/bin/mongo-toolkit shard plan"

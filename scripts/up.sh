@@ -4,12 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=.venv/bin
 
-if [ ! -f .env ]; then
-  password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
-  sed "s/^MONGO_ROOT_PASSWORD=.*/MONGO_ROOT_PASSWORD=${password}/" .env.example >.env
-  chmod 600 .env
-  echo "created .env with a random root password"
-fi
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+ensure_env_file
 
 echo "starting MongoDB (docker compose up --wait)..."
 docker compose up -d --wait
