@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from toolkit.actions import rbac as actions
 from toolkit.cli import AppContext, output_options
+from toolkit.cli.planning import apply_payload, plan_payload, print_applied, print_plan
 from toolkit.errors import ChangesPending
 from toolkit.plan.rbac import RbacOperation
 
@@ -45,27 +45,6 @@ def rbac() -> None:
     """
 
 
-def _table(
-    operations: list[RbacOperation], allow_drop: bool, statuses: list[str] | None = None
-) -> Table:
-    table = Table()
-    table.add_column("#", justify="right")
-    table.add_column("operation")
-    table.add_column("target")
-    table.add_column("reason")
-    if statuses is not None:
-        table.add_column("status")
-    for number, operation in enumerate(operations, start=1):
-        kind = f"[red]{operation.kind}[/red]" if operation.destructive else operation.kind
-        row = [str(number), kind, escape(operation.target), escape(operation.reason)]
-        if statuses is not None:
-            row.append(statuses[number - 1])
-        elif operation.destructive and not allow_drop:
-            row[3] += " [yellow](needs --allow-drop)[/yellow]"
-        table.add_row(*row)
-    return table
-
-
 @rbac.command("plan")
 @database_option
 @click.option("--check", is_flag=True, help="Exit 3 when anything is pending (a CI gate).")
@@ -93,25 +72,12 @@ def plan_command(
     """
     result = actions.plan(app.settings, app.catalog, databases, update_passwords=update_passwords)
     operations = list(result.plan.operations)
-    runnable = result.plan.runnable(allow_drop)
-    payload = {
-        "pending": len(operations),
-        "destructive": sum(1 for op in operations if op.destructive),
-        "would_run": len(runnable),
-        "notes": list(result.plan.notes),
-        "operations": [op.as_dict() for op in operations],
-    }
+    payload = plan_payload(operations, allow_drop, notes=list(result.plan.notes))
 
     def render(console: Console) -> None:
-        if operations:
-            console.print(_table(operations, allow_drop))
-            blocked = len(operations) - len(runnable)
-            console.print(
-                f"{len(operations)} operation(s) pending"
-                + (f", {blocked} of them need --allow-drop" if blocked else "")
-            )
-        else:
-            console.print(f"users and roles are in sync with {app.catalog}")
+        print_plan(
+            console, operations, allow_drop, f"users and roles are in sync with {app.catalog}"
+        )
         for note in result.plan.notes:
             console.print(f"[dim]note: {escape(note)}[/dim]")
 
@@ -157,25 +123,12 @@ def apply_command(
         update_passwords=update_passwords,
         on_done=progress,
     )
-    done = [operation for operation, status in results if status == "done"]
-    skipped = [operation for operation, status in results if status == "skipped"]
-    payload = {
-        "changed": bool(done),
-        "done": len(done),
-        "skipped": len(skipped),
-        "notes": list(result.plan.notes),
-        "operations": [{**op.as_dict(), "status": status} for op, status in results],
-    }
+    payload = apply_payload(results, notes=list(result.plan.notes))
 
     def render(console: Console) -> None:
-        if not results:
-            console.print(f"nothing to do: users and roles match {app.catalog}")
-        else:
-            console.print(_table(list(result.plan.operations), allow_drop, [s for _, s in results]))
-            console.print(
-                f"{len(done)} operation(s) done"
-                + (f", {len(skipped)} skipped (rerun with --allow-drop)" if skipped else "")
-            )
+        print_applied(
+            console, results, allow_drop, f"nothing to do: users and roles match {app.catalog}"
+        )
         for note in result.plan.notes:
             console.print(f"[dim]note: {escape(note)}[/dim]")
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from toolkit.actions import schema as actions
 from toolkit.cli import AppContext, output_options
+from toolkit.cli.planning import apply_payload, plan_payload, print_applied, print_plan
 from toolkit.errors import ChangesPending
 from toolkit.mongo.apply import Applied
-from toolkit.plan.schema import Operation, pending
 
 database_option = click.option(
     "--db",
@@ -40,30 +38,6 @@ def schema() -> None:
     """
 
 
-def _operations_table(
-    operations: list[Operation], allow_drop: bool, statuses: list[str] | None = None
-) -> Table:
-    table = Table(show_lines=False)
-    table.add_column("#", justify="right")
-    table.add_column("operation")
-    table.add_column("namespace")
-    table.add_column("index")
-    table.add_column("reason")
-    if statuses is not None:
-        table.add_column("status")
-    for number, operation in enumerate(operations, start=1):
-        kind = operation.kind
-        if operation.destructive:
-            kind = f"[red]{kind}[/red]"
-        row = [str(number), kind, operation.namespace, operation.index or "", operation.reason]
-        if statuses is not None:
-            row.append(statuses[number - 1])
-        elif not allow_drop and (operation.destructive or operation.needs_drop):
-            row[4] += " [yellow](needs --allow-drop)[/yellow]"
-        table.add_row(*row)
-    return table
-
-
 @schema.command("plan")
 @database_option
 @click.option("--check", is_flag=True, help="Exit 3 when anything is pending (a CI gate).")
@@ -86,28 +60,11 @@ def plan_command(app: AppContext, databases: tuple[str, ...], check: bool, allow
     """
     result = actions.plan(app.settings, app.catalog, databases)
     operations = result.operations
-    runnable = pending(operations, allow_drop)
-    payload = {
-        "pending": len(operations),
-        "destructive": sum(1 for op in operations if op.destructive),
-        "would_run": len(runnable),
-        "operations": [op.as_dict() for op in operations],
-    }
-
-    def render(console: Console) -> None:
-        if not operations:
-            console.print(
-                f"schema is in sync with {app.catalog} ({', '.join(result.catalog.databases)})"
-            )
-            return
-        console.print(_operations_table(operations, allow_drop))
-        blocked = len(operations) - len(runnable)
-        console.print(
-            f"{len(operations)} operation(s) pending"
-            + (f", {blocked} of them need --allow-drop" if blocked else "")
-        )
-
-    app.output.emit(payload, render)
+    in_sync = f"schema is in sync with {app.catalog} ({', '.join(result.catalog.databases)})"
+    app.output.emit(
+        plan_payload(operations, allow_drop),
+        lambda console: print_plan(console, operations, allow_drop, in_sync),
+    )
     if check and operations:
         raise ChangesPending(
             f"{len(operations)} schema change(s) pending",
@@ -139,35 +96,16 @@ def apply_command(app: AppContext, databases: tuple[str, ...], allow_drop: bool)
         if result.status == "done":
             app.output.info(f"done: {result.operation.describe()}")
 
-    planned, results = actions.apply(
+    _planned, results = actions.apply(
         app.settings, app.catalog, databases, allow_drop=allow_drop, on_done=progress
     )
-    done = [r for r in results if r.status == "done"]
-    skipped = [r for r in results if r.status == "skipped"]
-    payload = {
-        "changed": bool(done),
-        "done": len(done),
-        "skipped": len(skipped),
-        "operations": [{**r.operation.as_dict(), "status": r.status} for r in results],
-    }
-
-    def render(console: Console) -> None:
-        if not results:
-            console.print(f"nothing to do: the server matches {app.catalog}")
-            return
-        console.print(
-            _operations_table(planned.operations, allow_drop, statuses=[r.status for r in results])
-        )
-        console.print(
-            f"{len(done)} operation(s) done"
-            + (
-                f", {len(skipped)} skipped (destructive; rerun with --allow-drop)"
-                if skipped
-                else ""
-            )
-        )
-
-    app.output.emit(payload, render)
+    pairs = [(result.operation, result.status) for result in results]
+    app.output.emit(
+        apply_payload(pairs),
+        lambda console: print_applied(
+            console, pairs, allow_drop, f"nothing to do: the server matches {app.catalog}"
+        ),
+    )
     return 0
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from toolkit.actions import shard as actions
 from toolkit.cli import AppContext, output_options
+from toolkit.cli.planning import apply_payload, plan_payload, print_applied, print_plan
 from toolkit.errors import ChangesPending
 from toolkit.plan.shard import ShardOperation
 
@@ -36,27 +36,6 @@ def shard() -> None:
     shard plan    what differs from the catalog, with the reason for each command
     shard apply   run that plan (re-running it plans nothing)
     """
-
-
-def _table(
-    operations: list[ShardOperation], allow_drop: bool, statuses: list[str] | None = None
-) -> Table:
-    table = Table()
-    table.add_column("#", justify="right")
-    table.add_column("operation")
-    table.add_column("target")
-    table.add_column("reason")
-    if statuses is not None:
-        table.add_column("status")
-    for number, operation in enumerate(operations, start=1):
-        kind = f"[red]{operation.kind}[/red]" if operation.destructive else operation.kind
-        row = [str(number), kind, escape(operation.target), escape(operation.reason)]
-        if statuses is not None:
-            row.append(statuses[number - 1])
-        elif not allow_drop and (operation.destructive or operation.needs_drop):
-            row[3] += " [yellow](needs --allow-drop)[/yellow]"
-        table.add_row(*row)
-    return table
 
 
 def _print_conflicts(console: Console, conflicts: tuple[str, ...]) -> None:
@@ -89,26 +68,11 @@ def plan_command(app: AppContext, databases: tuple[str, ...], check: bool, allow
     """
     result = actions.plan(app.settings, app.catalog, databases)
     operations = list(result.plan.operations)
-    runnable = result.plan.runnable(allow_drop)
-    payload = {
-        "pending": len(operations),
-        "destructive": sum(1 for op in operations if op.destructive),
-        "would_run": len(runnable),
-        "conflicts": list(result.plan.conflicts),
-        "operations": [op.as_dict() for op in operations],
-    }
+    payload = plan_payload(operations, allow_drop, conflicts=list(result.plan.conflicts))
 
     def render(console: Console) -> None:
-        if not operations and not result.plan.conflicts:
-            console.print(f"sharding is in sync with {app.catalog}")
-            return
-        if operations:
-            console.print(_table(operations, allow_drop))
-            blocked = len(operations) - len(runnable)
-            console.print(
-                f"{len(operations)} operation(s) pending"
-                + (f", {blocked} of them need --allow-drop" if blocked else "")
-            )
+        if operations or not result.plan.conflicts:
+            print_plan(console, operations, allow_drop, f"sharding is in sync with {app.catalog}")
         _print_conflicts(console, result.plan.conflicts)
 
     app.output.emit(payload, render)
@@ -146,26 +110,10 @@ def apply_command(app: AppContext, databases: tuple[str, ...], allow_drop: bool)
     planned, results = actions.apply(
         app.settings, app.catalog, databases, allow_drop=allow_drop, on_done=progress
     )
-    done = [operation for operation, status in results if status == "done"]
-    skipped = [operation for operation, status in results if status == "skipped"]
-    payload = {
-        "changed": bool(done),
-        "done": len(done),
-        "skipped": len(skipped),
-        "operations": [{**op.as_dict(), "status": status} for op, status in results],
-    }
-
-    def render(console: Console) -> None:
-        if not results:
-            console.print(f"nothing to do: the cluster matches {app.catalog}")
-            return
-        console.print(
-            _table(list(planned.plan.operations), allow_drop, [status for _, status in results])
-        )
-        console.print(
-            f"{len(done)} operation(s) done"
-            + (f", {len(skipped)} skipped (rerun with --allow-drop)" if skipped else "")
-        )
-
-    app.output.emit(payload, render)
+    app.output.emit(
+        apply_payload(results),
+        lambda console: print_applied(
+            console, results, allow_drop, f"nothing to do: the cluster matches {app.catalog}"
+        ),
+    )
     return 0

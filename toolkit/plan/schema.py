@@ -98,9 +98,12 @@ class Operation:
     def namespace(self) -> str:
         return f"{self.db}.{self.collection}"
 
+    @property
+    def target(self) -> str:
+        return self.namespace + (f" index {self.index}" if self.index else "")
+
     def describe(self) -> str:
-        target = f"{self.namespace}" + (f" index {self.index}" if self.index else "")
-        return f"{self.kind} {target}"
+        return f"{self.kind} {self.target}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
