@@ -8,7 +8,6 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 COMPOSE ?= docker compose
-ENV_FILE := .env
 
 .PHONY: help install test test-live test-fast lint up up-sharded down logs seed backup bench render clean
 
@@ -43,10 +42,6 @@ lint: install  ## ruff, mypy
 	$(BIN)/ruff format --check toolkit tests scripts
 	$(BIN)/mypy
 
-$(ENV_FILE):
-	cp .env.example $(ENV_FILE)
-	@echo "created $(ENV_FILE) from .env.example: change the passwords in it before sharing this cluster"
-
 define require_docker
 	@command -v docker >/dev/null 2>&1 || { echo "make: docker is not installed; install Docker Engine with the compose plugin" >&2; exit 1; }
 	@docker info >/dev/null 2>&1 || { echo "make: no Docker engine is reachable (docker info failed); start Docker and try again" >&2; exit 1; }
@@ -68,10 +63,10 @@ logs:  ## Follow the local cluster's logs
 	$(require_docker)
 	$(COMPOSE) logs -f
 
-seed: $(PY_STAMP) $(ENV_FILE)  ## Seed the local cluster from catalogs/
-	scripts/with-local-uri.sh $(BIN)/mongo-toolkit seed --seed 1
+seed: $(PY_STAMP)  ## Re-seed the local cluster from catalogs/ (replaces the seeded documents)
+	scripts/with-local-uri.sh $(BIN)/mongo-toolkit seed --seed 1 --drop --now today
 
-backup: $(PY_STAMP) $(ENV_FILE)  ## Back up the local cluster to ./backups
+backup: $(PY_STAMP)  ## Back up the local cluster to ./backups
 	scripts/with-local-uri.sh $(BIN)/mongo-toolkit backup create --to backups/
 
 render: $(PY_STAMP)  ## Re-render mongo-init/ from catalogs/

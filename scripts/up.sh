@@ -13,6 +13,8 @@ docker compose up -d --wait
 
 echo "applying the catalog's schema..."
 scripts/with-local-uri.sh "$bin/mongo-toolkit" --catalog catalogs/ schema apply
+echo "seeding (only on the first start: --if-empty)..."
+scripts/with-local-uri.sh "$bin/mongo-toolkit" --catalog catalogs/ seed --seed 1 --if-empty --now today
 scripts/with-local-uri.sh "$bin/mongo-toolkit" health
 echo
 echo "ready. Run the toolkit against it with: scripts/with-local-uri.sh .venv/bin/mongo-toolkit <command>"
