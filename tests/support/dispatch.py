@@ -183,7 +183,12 @@ def _secondary_ok(ctx: Context) -> bool:
 
 
 def _localhost_exception(ctx: Context) -> bool:
-    """While no user exists, a local connection may create the first user or role on admin."""
-    if ctx.name not in ("createUser", "createRole") or ctx.db != "admin":
+    """While no user exists, a local connection may create the first user or role on
+    admin, and initiate a replica set (manual: "Localhost Exception")."""
+    # The manual's list ("All Localhost Exception Privileges"); usersInfo is not on it.
+    allowed = {"createUser", "createRole", "replSetInitiate", "replSetGetStatus", "replSetReconfig"}
+    if ctx.node.role == "mongos":
+        allowed.add("addShard")
+    if ctx.name not in allowed or ctx.db != "admin":
         return False
     return not ctx.state.users() and not ctx.state.roles()
