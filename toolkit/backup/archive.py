@@ -49,6 +49,7 @@ from toolkit.backup.bsonstream import (
     TERMINATOR,
     DocumentReader,
     check_frame,
+    count_documents,
 )
 from toolkit.backup.directory import (
     BUCKETS_PREFIX,
@@ -348,7 +349,7 @@ class ArchiveReader:
         """Return the prelude entry a data namespace belongs to (time series: its buckets)."""
         return self._data_namespaces.get((db, collection))
 
-    def events(self) -> Iterator[ArchiveEvent]:
+    def events(self, *, documents: bool = True) -> Iterator[ArchiveEvent]:
         """Yield every document and every end of collection, in archive order.
 
         An ``ArchiveCollectionEnd`` comes once a namespace's CRC has been
@@ -357,6 +358,10 @@ class ArchiveReader:
         failed when the error is raised. Raise BackupError for a damaged or
         truncated archive, a CRC mismatch, data for an undeclared namespace,
         or a collection never ended. Can be iterated once.
+
+        With ``documents=False`` only the ends are yielded: every document is
+        still framed, counted and checksummed, but none is copied out (what
+        counting and verifying need, several times faster).
         """
         if self._consumed:
             raise RuntimeError("ArchiveReader.events() can be iterated only once")
@@ -419,11 +424,14 @@ class ArchiveReader:
                 continue
             count = 0
             size = 0
-            for document_offset, raw in reader.documents(until_terminator=True, crc=state.crc):
-                count += 1
-                size += len(raw)
-                # tuple.__new__ skips NamedTuple's Python-level __new__: this runs per document.
-                yield new_tuple(ArchiveDocument, (db, collection, document_offset, raw))
+            if not documents:
+                count, size = reader.skip_documents(until_terminator=True, crc=state.crc)
+            else:
+                for document_offset, raw in reader.documents(until_terminator=True, crc=state.crc):
+                    count += 1
+                    size += len(raw)
+                    # tuple.__new__ skips NamedTuple's Python-level __new__: this runs per document.
+                    yield new_tuple(ArchiveDocument, (db, collection, document_offset, raw))
             state.crc = reader.crc or 0
             state.documents += count
             state.bytes += size
@@ -512,6 +520,7 @@ class ArchiveWriter:
         self._open: set[tuple[str, str]] = set()
         self._begun = False
         self._closed = False
+        self._broken = False
         self._written = 0
 
     def _write(self, data: bytes) -> None:
@@ -598,6 +607,8 @@ class ArchiveWriter:
             raise ValueError("call begin() before writing data")
         if self._closed:
             raise ValueError("the archive is closed")
+        if self._broken:
+            raise ValueError("the archive holds a bad block: discard it")
         state = self._states.get((db, collection))
         if state is None:
             raise ValueError(f"{db}.{collection} was not declared with add_collection")
@@ -658,12 +669,57 @@ class ArchiveWriter:
             self._write_batch(key, state, batch)
         return written
 
+    def write_block(
+        self,
+        db: str,
+        collection: str,
+        block: bytes | memoryview,
+        *,
+        check_first: bool = True,
+    ) -> int:
+        """Append raw BSON documents laid end to end (a server's raw batch); return how many.
+
+        The same as ``write_documents`` for the documents in ``block``, without
+        splitting it into separate objects first: one segment, one write. Raise
+        BackupError for a block that is not framed documents end to end,
+        ValueError for misuse (see the class). With ``check_first`` (the
+        default) nothing of a bad block is written; without it the block is
+        written before it is checked (a compressor gets on with it sooner), and
+        a bad one leaves the archive unusable: discard it.
+        """
+        key = (db, collection)
+        state = self._state(db, collection)
+        if not check_first:
+            # The block goes to the stream first, and is counted while the compressor's
+            # workers are already busy with it; a bad block then breaks the archive.
+            if not block:
+                return 0
+            self._start_segment(key, state)
+            self._write(block)
+            try:
+                count = count_documents(block, f"the block for {db}.{collection}")
+            except BackupError:
+                self._broken = True  # the stream holds a bad block: nothing more goes in
+                raise
+            state.crc = crc64.xz(block, state.crc)
+            state.documents += count
+            state.bytes += len(block)
+            return count
+        count = count_documents(block, f"the block for {db}.{collection}")
+        if count:
+            self._write_bytes(key, state, block, count)
+        return count
+
     def _write_batch(self, key: tuple[str, str], state: _WriterState, batch: list[bytes]) -> None:
+        self._write_bytes(key, state, b"".join(batch), len(batch))
+
+    def _write_bytes(
+        self, key: tuple[str, str], state: _WriterState, block: bytes, count: int
+    ) -> None:
         self._start_segment(key, state)
-        block = b"".join(batch)
         self._write(block)
         state.crc = crc64.xz(block, state.crc)
-        state.documents += len(batch)
+        state.documents += count
         state.bytes += len(block)
 
     def end_collection(self, db: str, collection: str) -> ArchiveCollectionEnd:
@@ -700,6 +756,8 @@ class ArchiveWriter:
             return
         if not self._begun:
             raise ValueError("close() before begin(): nothing was written")
+        if self._broken:
+            raise ValueError("the archive holds a bad block: discard it")
         unfinished = [
             f"{db}.{collection}"
             for (db, collection), state in self._states.items()

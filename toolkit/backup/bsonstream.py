@@ -106,6 +106,46 @@ _WIDTHS: Final = [
 _ARRAY_KEYS: Final = [b"%d\x00" % index for index in range(1024)]
 
 
+def count_documents(block: bytes | bytearray | memoryview, name: str, offset: int = 0) -> int:
+    """Return how many framed BSON documents lie end to end in ``block`` (a raw batch).
+
+    Walks the length prefixes: each length must be within bounds and the
+    last one must end exactly at the end of ``block``, whose last byte must
+    be a document's trailing NUL. (A raw batch comes from the server whole;
+    this proves it splits into documents without copying any.) ``name`` and
+    ``offset`` (where ``block`` starts) locate damage: raise BackupError
+    ``"{name}: damaged BSON at offset {offset}: {reason}"``.
+    """
+    unpack = _UNSIGNED.unpack_from
+    limit = len(block) - 4
+    position = 0
+    count = 0
+    # The hot loop: one unpack and one comparison per document (this runs for every
+    # document a backup writes); the bounds of the sizes are checked in bulk below.
+    smallest = MAX_DOCUMENT_SIZE
+    largest = 0
+    while position <= limit:
+        size = unpack(block, position)[0]
+        if size < smallest:
+            smallest = size
+            if size < MIN_DOCUMENT_SIZE:
+                raise damaged(name, offset + position, f"a document length of {size} is below 5")
+        if size > largest:
+            largest = size
+        position += size
+        count += 1
+    if largest > MAX_DOCUMENT_SIZE:
+        raise damaged(name, offset, f"a document length of {largest} is above the maximum")
+    end = len(block)
+    if position != end:
+        if position < end:
+            raise damaged(name, offset + position, "the data ends inside a length prefix")
+        raise damaged(name, offset + end, "the last document runs past the data")
+    if count and block[end - 1]:
+        raise damaged(name, offset + end - 1, "the last document does not end with a NUL byte")
+    return count
+
+
 def find_damage(raw: bytes | bytearray | memoryview) -> tuple[int, str] | None:
     """Walk one BSON document; return (position in ``raw``, reason) or None when sound.
 
@@ -431,6 +471,75 @@ class DocumentReader:
                             "the data ends inside a block, before its terminator (truncated file?)",
                         )
                     return
+                what = "a length prefix" if needed == 4 else f"a document of {needed} bytes"
+                raise self._truncated(what)
+        finally:
+            self._position = position
+
+    def skip_documents(
+        self, *, until_terminator: bool = False, crc: int | None = None
+    ) -> tuple[int, int]:
+        """Consume documents as ``documents()`` does, without handing them out.
+
+        Return (documents, bytes). The same checks (framing, and structure with
+        ``validate``), the same CRC in ``self.crc``, the same errors; no
+        document is copied out of the buffer, so counting a stream costs
+        little more than reading it.
+        """
+        if self._validate:
+            count = size_total = 0
+            for _offset, document in self.documents(until_terminator=until_terminator, crc=crc):
+                count += 1
+                size_total += len(document)
+            return count, size_total
+        unpack = _UNSIGNED.unpack_from
+        name = self.name
+        position = self._position
+        self.crc = crc
+        count = 0
+        total = 0
+        try:
+            while True:
+                buffer = self._buffer
+                limit = len(buffer)
+                block_start = position
+                while position + 4 <= limit:
+                    size = unpack(buffer, position)[0]
+                    if size < MIN_DOCUMENT_SIZE or size > MAX_DOCUMENT_SIZE:
+                        if size == TERMINATOR_VALUE and until_terminator:
+                            self._checksum(buffer, block_start, position)
+                            total += position - block_start
+                            position += 4
+                            return count, total
+                        self._position = position
+                        self._check_size(size)
+                    stop = position + size
+                    if stop > limit:
+                        break
+                    if buffer[stop - 1]:
+                        raise damaged(
+                            name, self._base + position, "the document does not end with a NUL byte"
+                        )
+                    position = stop
+                    count += 1
+                self._checksum(buffer, block_start, position)
+                total += position - block_start
+                needed = 4
+                if position + 4 <= limit:
+                    needed = unpack(buffer, position)[0]
+                self._position = position
+                filled = self._fill(needed)
+                position = self._position
+                if filled:
+                    continue
+                if len(self._buffer) == position:
+                    if until_terminator:
+                        raise damaged(
+                            name,
+                            self.offset,
+                            "the data ends inside a block, before its terminator (truncated file?)",
+                        )
+                    return count, total
                 what = "a length prefix" if needed == 4 else f"a document of {needed} bytes"
                 raise self._truncated(what)
         finally:

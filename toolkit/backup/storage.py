@@ -11,6 +11,10 @@ On S3 the manifest object is the commit.
 A lock stops two runs on one destination: an exclusive lock file locally, a
 lock object written with ``If-None-Match: *`` on S3. Both carry an expiry; a
 local lock whose process is gone (same host) is stale and is taken over.
+
+Small records about backups that are not part of any backup (when each was
+last verified) live beside them under ``<root>/.mongo-toolkit/`` (hidden, so
+never listed as a backup): ``read_record``/``write_record``/``delete_record``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import io
 import json
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,12 +34,18 @@ from typing import IO, Any, Protocol
 from urllib.parse import urlparse
 
 from toolkit.errors import BackupError, UsageError
-from toolkit.fsutil import fsync_directory
+from toolkit.fsutil import atomic_write, fsync_directory
 
 MANIFEST = "manifest.json"
 LOCK_NAME = ".mongo-toolkit.lock"
+RECORDS = ".mongo-toolkit"
 DEFAULT_LOCK_TTL_SECONDS = 6 * 3600
 PART_SIZE = 16 * 1024 * 1024  # S3 multipart part size (>= 5 MiB except the last)
+# A local file being written is flushed to disk in the background every this many bytes.
+SYNC_EVERY = 64 * 1024 * 1024
+# A lock file is created empty and then written: one found empty is taken for stale only
+# once it is older than this, so a run never removes the lock another is still writing.
+UNREADABLE_LOCK_GRACE_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -49,12 +60,21 @@ class Storage(Protocol):
     def backup_ids(self) -> list[str]: ...
     def files(self, backup_id: str) -> list[StoredFile]: ...
     def exists(self, backup_id: str, path: str) -> bool: ...
-    def open_read(self, backup_id: str, path: str) -> contextlib.AbstractContextManager[IO[bytes]]: ...
-    def open_write(self, backup_id: str, path: str) -> contextlib.AbstractContextManager[IO[bytes]]: ...
+    def open_read(
+        self, backup_id: str, path: str
+    ) -> contextlib.AbstractContextManager[IO[bytes]]: ...
+    def open_write(
+        self, backup_id: str, path: str
+    ) -> contextlib.AbstractContextManager[IO[bytes]]: ...
     def write_bytes(self, backup_id: str, path: str, data: bytes) -> None: ...
     def delete_backup(self, backup_id: str) -> None: ...
     def local_path(self, backup_id: str) -> Path | None: ...
-    def lock(self, owner: str, ttl_seconds: int = DEFAULT_LOCK_TTL_SECONDS) -> contextlib.AbstractContextManager[None]: ...
+    def lock(
+        self, owner: str, ttl_seconds: int = DEFAULT_LOCK_TTL_SECONDS
+    ) -> contextlib.AbstractContextManager[None]: ...
+    def read_record(self, name: str) -> bytes | None: ...
+    def write_record(self, name: str, data: bytes) -> None: ...
+    def delete_record(self, name: str) -> None: ...
 
 
 def open_storage(destination: str, *, s3_endpoint_url: str | None = None) -> Storage:
@@ -62,7 +82,9 @@ def open_storage(destination: str, *, s3_endpoint_url: str | None = None) -> Sto
     if destination.startswith("s3://"):
         parsed = urlparse(destination)
         if not parsed.netloc:
-            raise UsageError(f"invalid S3 destination {destination!r}", hint="use s3://bucket/prefix")
+            raise UsageError(
+                f"invalid S3 destination {destination!r}", hint="use s3://bucket/prefix"
+            )
         return S3Storage(parsed.netloc, parsed.path.strip("/"), endpoint_url=s3_endpoint_url)
     if "://" in destination:
         raise UsageError(
@@ -85,7 +107,16 @@ def _lock_document(owner: str, ttl_seconds: int) -> dict[str, Any]:
 
 def _describe_lock(holder: dict[str, Any]) -> str:
     when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(holder.get("acquired_at", 0))))
-    return f"{holder.get('owner', '?')} (pid {holder.get('pid', '?')} on {holder.get('host', '?')}, since {when})"
+    return (
+        f"{holder.get('owner', '?')} (pid {holder.get('pid', '?')} on "
+        f"{holder.get('host', '?')}, since {when})"
+    )
+
+
+def _check_record_name(name: str) -> str:
+    if not name or name.startswith("/") or any(part in ("", ".", "..") for part in name.split("/")):
+        raise ValueError(f"invalid record name {name!r}")
+    return name
 
 
 def _process_alive(pid: int) -> bool:
@@ -102,7 +133,12 @@ def _process_alive(pid: int) -> bool:
 
 
 class _AtomicLocalFile(io.RawIOBase):
-    """A write-only file that becomes visible under its name only when closed cleanly."""
+    """A write-only file that becomes visible under its name only when closed cleanly.
+
+    A big file is flushed to disk as it grows (``fdatasync`` in a background
+    thread every SYNC_EVERY bytes), so the fsync that makes the commit
+    durable has little left to write and the dump does not wait for it.
+    """
 
     def __init__(self, path: Path) -> None:
         super().__init__()
@@ -110,21 +146,51 @@ class _AtomicLocalFile(io.RawIOBase):
         self._path = path
         self._temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
         self._handle = open(self._temporary, "wb")  # noqa: SIM115 - closed in close()/abort()
+        self._unsynced = 0
+        self._syncing: threading.Thread | None = None
+        self._sync_error: OSError | None = None
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any) -> int:
-        return self._handle.write(data)
+        written = self._handle.write(data)
+        self._unsynced += written
+        if self._unsynced >= SYNC_EVERY and (self._syncing is None or not self._syncing.is_alive()):
+            self._start_sync()
+        return written
+
+    def _start_sync(self) -> None:
+        self._handle.flush()
+        self._unsynced = 0
+        descriptor = self._handle.fileno()
+
+        def sync() -> None:
+            try:
+                os.fdatasync(descriptor)
+            except OSError as error:  # reported by commit()
+                self._sync_error = error
+
+        self._syncing = threading.Thread(target=sync, name="backup-fdatasync", daemon=True)
+        self._syncing.start()
+
+    def _wait_for_sync(self) -> None:
+        if self._syncing is not None:
+            self._syncing.join()
+            self._syncing = None
 
     def commit(self) -> None:
         self._handle.flush()
+        self._wait_for_sync()
+        if self._sync_error is not None:
+            raise self._sync_error
         os.fsync(self._handle.fileno())
         self._handle.close()
         os.replace(self._temporary, self._path)
         fsync_directory(self._path.parent)
 
     def abort(self) -> None:
+        self._wait_for_sync()
         self._handle.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._temporary)
@@ -145,7 +211,9 @@ class LocalStorage:
     def backup_ids(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        return sorted(
+            p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")
+        )
 
     def files(self, backup_id: str) -> list[StoredFile]:
         base = self._dir(backup_id)
@@ -219,10 +287,17 @@ class LocalStorage:
                 descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
                 holder = self._read_lock(path)
-                if holder is None or self._stale(holder):
+                if (holder is None and self._old(path)) or (
+                    holder is not None and self._stale(holder)
+                ):
                     with contextlib.suppress(FileNotFoundError):
                         path.unlink()
                     continue
+                if holder is None:
+                    raise BackupError(
+                        f"{self.url} is locked: {path} is being written by another run",
+                        hint="another backup run is starting; try again in a moment",
+                    ) from None
                 raise BackupError(
                     f"{self.url} is locked by {_describe_lock(holder)}",
                     hint=f"another backup run is using it; if that run is gone, remove {path}",
@@ -243,6 +318,38 @@ class LocalStorage:
                     path.unlink()
 
     @staticmethod
+    def _old(path: Path) -> bool:
+        try:
+            return time.time() - path.stat().st_mtime > UNREADABLE_LOCK_GRACE_SECONDS
+        except FileNotFoundError:
+            return True
+
+    def _record_path(self, name: str) -> Path:
+        return self.root / RECORDS / _check_record_name(name)
+
+    def read_record(self, name: str) -> bytes | None:
+        """Return the bytes of record ``name`` (e.g. "verified/<id>.json"), None if absent."""
+        try:
+            return self._record_path(name).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise BackupError(f"cannot read {self._record_path(name)}: {error.strerror}") from error
+
+    def write_record(self, name: str, data: bytes) -> None:
+        """Replace record ``name`` atomically."""
+        try:
+            atomic_write(self._record_path(name), data)
+        except OSError as error:
+            raise BackupError(
+                f"cannot write {self._record_path(name)}: {error.strerror}"
+            ) from error
+
+    def delete_record(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._record_path(name).unlink()
+
+    @staticmethod
     def _read_lock(path: Path) -> dict[str, Any] | None:
         try:
             holder = json.loads(path.read_text())
@@ -252,12 +359,12 @@ class LocalStorage:
 
     @staticmethod
     def _stale(holder: dict[str, Any]) -> bool:
-        if float(holder.get("expires_at", 0)) < time.time():
-            return True
-        if holder.get("host") == socket.gethostname():
-            pid = holder.get("pid")
-            return isinstance(pid, int) and not _process_alive(pid)
-        return False
+        # On this host the holder's process says it all: a dump may outlive the expiry,
+        # and a killed one is stale at once. Another host's lock lasts until it expires.
+        pid = holder.get("pid")
+        if holder.get("host") == socket.gethostname() and isinstance(pid, int):
+            return not _process_alive(pid)
+        return float(holder.get("expires_at", 0)) < time.time()
 
 
 # --------------------------------------------------------------------------- S3
@@ -286,7 +393,11 @@ class _MultipartWriter(io.RawIOBase):
     def _send(self, chunk: bytes) -> None:
         number = len(self._parts) + 1
         reply = self._client.upload_part(
-            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=chunk
+            Bucket=self._bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=chunk,
         )
         self._parts.append({"PartNumber": number, "ETag": reply["ETag"]})
 
@@ -336,7 +447,8 @@ class S3Storage:
         except self._errors as error:
             raise BackupError(
                 f"S3 {doing} in {self.url} failed: {error}",
-                hint="check credentials (AWS_* environment or profile), the bucket, and --s3-endpoint-url",
+                hint="check credentials (AWS_* environment or profile), the bucket, "
+                "and --s3-endpoint-url",
             ) from error
 
     def backup_ids(self) -> list[str]:
@@ -372,8 +484,17 @@ class S3Storage:
 
     @contextlib.contextmanager
     def open_read(self, backup_id: str, path: str) -> Iterator[IO[bytes]]:
-        with self._translate(f"reading {backup_id}/{path}"):
-            body = self._client.get_object(Bucket=self.bucket, Key=self._key(backup_id, path))["Body"]
+        key = self._key(backup_id, path)
+        try:
+            with self._translate(f"reading {backup_id}/{path}"):
+                body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        except BackupError as error:
+            if _error_code(error.__cause__) in ("NoSuchKey", "404"):
+                # A missing object reads like a missing file (verify_files reports "missing").
+                raise BackupError(f"cannot read s3://{self.bucket}/{key}: no such object") from (
+                    FileNotFoundError(key)
+                )
+            raise
         try:
             yield body
         finally:
@@ -404,7 +525,9 @@ class S3Storage:
         with self._translate(f"deleting {backup_id}"):
             # The manifest goes first, so an interrupted deletion leaves an incomplete backup.
             self._client.delete_object(Bucket=self.bucket, Key=self._key(backup_id, MANIFEST))
-            keys = [self._key(backup_id, f.path) for f in self.files(backup_id)] if self._has_files(backup_id) else []
+            keys = []
+            if self._has_files(backup_id):
+                keys = [self._key(backup_id, item.path) for item in self.files(backup_id)]
             for start in range(0, len(keys), 1000):
                 self._client.delete_objects(
                     Bucket=self.bucket,
@@ -412,7 +535,9 @@ class S3Storage:
                 )
 
     def _has_files(self, backup_id: str) -> bool:
-        reply = self._client.list_objects_v2(Bucket=self.bucket, Prefix=self._key(backup_id) + "/", MaxKeys=1)
+        reply = self._client.list_objects_v2(
+            Bucket=self.bucket, Prefix=self._key(backup_id) + "/", MaxKeys=1
+        )
         return bool(reply.get("Contents"))
 
     def local_path(self, backup_id: str) -> Path | None:
@@ -428,28 +553,80 @@ class S3Storage:
                 self._client.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*")
                 break
             except self._errors as error:
-                code = getattr(error, "response", {}).get("Error", {}).get("Code")
+                code = _error_code(error)
                 if code not in ("PreconditionFailed", "ConditionalRequestConflict"):
-                    raise BackupError(f"cannot take the lock s3://{self.bucket}/{key}: {error}") from error
+                    raise BackupError(
+                        f"cannot take the lock s3://{self.bucket}/{key}: {error}"
+                    ) from error
                 holder = self._read_lock(key)
                 if holder is None or float(holder.get("expires_at", 0)) < time.time():
                     with contextlib.suppress(*self._errors):
                         self._client.delete_object(Bucket=self.bucket, Key=key)
                     continue
+                until = time.strftime(
+                    "%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(holder["expires_at"]))
+                )
                 raise BackupError(
-                    f"{self.url} is locked by {_describe_lock(holder)} until "
-                    f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(float(holder['expires_at'])))}",
-                    hint=f"another backup run is using it; if that run is gone, delete s3://{self.bucket}/{key}",
+                    f"{self.url} is locked by {_describe_lock(holder)} until {until}",
+                    hint="another backup run is using it; if that run is gone, "
+                    f"delete s3://{self.bucket}/{key}",
                 ) from None
         else:
             raise BackupError(f"could not take the lock s3://{self.bucket}/{key}")
+        # A dump may outlive the lock's expiry: renew it while the run holds it.
+        stop = threading.Event()
+        renewer = threading.Thread(
+            target=self._renew_lock,
+            args=(key, document, ttl_seconds, stop),
+            name="backup-lock-renewal",
+            daemon=True,
+        )
+        renewer.start()
         try:
             yield
         finally:
+            stop.set()
+            renewer.join(timeout=10)
             holder = self._read_lock(key)
             if holder and holder.get("token") == document["token"]:
                 with contextlib.suppress(*self._errors):
                     self._client.delete_object(Bucket=self.bucket, Key=key)
+
+    def _renew_lock(
+        self, key: str, document: dict[str, Any], ttl_seconds: int, stop: threading.Event
+    ) -> None:
+        """Push the lock's expiry forward every third of its lifetime while it is ours."""
+        while not stop.wait(max(1.0, ttl_seconds / 3)):
+            holder = self._read_lock(key)
+            if not holder or holder.get("token") != document["token"]:
+                return  # taken over (it had expired): nothing of ours to renew
+            renewed = {**document, "expires_at": time.time() + ttl_seconds}
+            with contextlib.suppress(*self._errors):
+                self._client.put_object(
+                    Bucket=self.bucket, Key=key, Body=json.dumps(renewed).encode()
+                )
+
+    def _record_key(self, name: str) -> str:
+        return self._key(RECORDS, _check_record_name(name))
+
+    def read_record(self, name: str) -> bytes | None:
+        """Return the bytes of record ``name`` (e.g. "verified/<id>.json"), None if absent."""
+        key = self._record_key(name)
+        try:
+            return bytes(self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        except self._errors as error:
+            if _error_code(error) in ("NoSuchKey", "404"):
+                return None
+            raise BackupError(f"S3 reading s3://{self.bucket}/{key} failed: {error}") from error
+
+    def write_record(self, name: str, data: bytes) -> None:
+        """Replace record ``name`` (a PUT is atomic)."""
+        with self._translate(f"writing the record {name}"):
+            self._client.put_object(Bucket=self.bucket, Key=self._record_key(name), Body=data)
+
+    def delete_record(self, name: str) -> None:
+        with self._translate(f"deleting the record {name}"):
+            self._client.delete_object(Bucket=self.bucket, Key=self._record_key(name))
 
     def _read_lock(self, key: str) -> dict[str, Any] | None:
         try:
@@ -458,3 +635,12 @@ class S3Storage:
         except (*self._errors, ValueError):
             return None
         return holder if isinstance(holder, dict) else None
+
+
+def _error_code(error: BaseException | None) -> str | None:
+    """The ``Error.Code`` of a botocore ClientError ("NoSuchKey", "PreconditionFailed"...)."""
+    response = getattr(error, "response", None)
+    if not isinstance(response, dict):
+        return None
+    code = response.get("Error", {}).get("Code")
+    return str(code) if code is not None else None

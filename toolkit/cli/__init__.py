@@ -97,6 +97,8 @@ LAZY_COMMANDS = {
     "shard": "toolkit.cli.shard:shard",
     "rbac": "toolkit.cli.rbac:rbac",
     "health": "toolkit.cli.health:health",
+    "backup": "toolkit.cli.backup:backup",
+    "restore": "toolkit.cli.restore:restore",
 }
 
 

@@ -1,0 +1,128 @@
+"""Acceptance: any single flipped byte in any file of a backup makes `verify` fail naming that
+file; `verify --restore-test` restores into scratch databases, compares, and drops them."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.backup_support import DATABASES, backup_ids, invoke, populate
+
+POSITIONS_PER_FILE = 24
+
+
+def _create(uri: str, destination: Path, cwd: Path, *options: str) -> str:
+    created = invoke(
+        "--json", "backup", "create", "--to", str(destination), *options, uri=uri, cwd=cwd
+    )
+    assert created.returncode == 0, created.output
+    return created.json()["id"]
+
+
+def _positions(size: int, rng: random.Random) -> list[int]:
+    ends = list(range(min(size, 8))) + list(range(max(0, size - 8), size))
+    return sorted(set(ends + [rng.randrange(size) for _ in range(POSITIONS_PER_FILE - 16)]))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [("--format", "archive", "--compress", "zstd"), ("--format", "directory", "--compress", "gzip"),
+     ("--format", "directory", "--compress", "none")],
+    ids=["archive-zstd", "directory-gzip", "directory-none"],
+)  # fmt: skip
+def test_any_flipped_byte_fails_verify_naming_the_file(replset, tmp_path, options):
+    client = replset.client()
+    populate(client, documents=40)
+    destination = tmp_path / "backups"
+    backup_id = _create(replset.uri, destination, tmp_path, "--oplog", *options)
+    root = destination / backup_id
+    ok = invoke("--json", "backup", "verify", backup_id, "--from", str(destination), cwd=tmp_path)
+    assert ok.returncode == 0, ok.output
+    assert ok.json()["ok"] is True
+
+    rng = random.Random(7)
+    files = sorted(path for path in root.rglob("*") if path.is_file())
+    assert {path.name for path in files} >= {"manifest.json", "manifest.json.sha256"}
+    checked = 0
+    for path in files:
+        relative = path.relative_to(root).as_posix()
+        original = path.read_bytes()
+        for position in _positions(len(original), rng):
+            damaged = bytearray(original)
+            damaged[position] ^= 0xFF
+            path.write_bytes(bytes(damaged))
+            result = invoke("backup", "verify", backup_id, "--from", str(destination), cwd=tmp_path)
+            assert result.returncode == 3, (relative, position, result.output)
+            assert relative in result.output, (relative, position, result.output)
+            assert "Traceback" not in result.output
+            checked += 1
+        path.write_bytes(original)
+    assert checked >= len(files) * 16
+    listed = invoke("--json", "backup", "list", "--from", str(destination), cwd=tmp_path).json()
+    (entry,) = listed["backups"]
+    assert entry["verified_ok"] is False  # the last verification (of a damaged copy) failed
+    assert (
+        invoke("backup", "verify", backup_id, "--from", str(destination), cwd=tmp_path).returncode
+        == 0
+    )
+
+
+def test_restore_refuses_a_damaged_backup_before_writing(mongo_server, tmp_path):
+    client = mongo_server.client()
+    populate(client, documents=20)
+    destination = tmp_path / "backups"
+    backup_id = _create(mongo_server.uri, destination, tmp_path)
+    archive = destination / backup_id / "dump.archive.zst"
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    archive.write_bytes(bytes(data))
+    for db in DATABASES:
+        client.drop_database(db)
+    result = invoke(
+        "restore", backup_id, "--from", str(destination), uri=mongo_server.uri, cwd=tmp_path
+    )
+    assert result.returncode == 1
+    assert "dump.archive.zst" in result.stderr and "Traceback" not in result.output
+    assert not set(DATABASES) & set(client.list_database_names())
+
+
+def test_restore_test_into_another_server(mongo_server, server_factory, tmp_path):
+    client = mongo_server.client()
+    populate(client, documents=30)
+    destination = tmp_path / "backups"
+    backup_id = _create(mongo_server.uri, destination, tmp_path, "--format", "directory")
+    with server_factory() as scratch:
+        result = invoke(
+            "--json", "backup", "verify", backup_id, "--from", str(destination),
+            "--restore-test", "--into", scratch.uri,
+            uri=mongo_server.uri, cwd=tmp_path,
+        )  # fmt: skip
+        assert result.returncode == 0, result.output
+        test = result.json()["restore_test"]
+        assert test["problems"] == []
+        assert test["collections"] == 6  # five collections and a view
+        assert test["documents"] == 31 + 20 + 60 + 40 + 30
+        assert set(test["databases"]) == set(DATABASES)
+        # The scratch databases are gone; nothing was written to the source server.
+        assert not any(
+            name.startswith("tkverify_") for name in scratch.client().list_database_names()
+        )
+        assert scratch.errors == []
+    assert not any(name.startswith("tkverify_") for name in client.list_database_names())
+    listed = invoke("--json", "backup", "list", "--from", str(destination), cwd=tmp_path).json()
+    assert listed["backups"][0]["verified_ok"] is True
+    assert listed["backups"][0]["last_verified"]
+
+
+def test_verify_refuses_what_is_not_a_complete_backup(tmp_path):
+    destination = tmp_path / "backups"
+    (destination / "20260101T000000Z").mkdir(parents=True)
+    (destination / "20260101T000000Z" / "dump.archive.zst").write_bytes(b"partial")
+    result = invoke(
+        "backup", "verify", "20260101T000000Z", "--from", str(destination), cwd=tmp_path
+    )
+    assert result.returncode == 1
+    assert "incomplete" in result.stderr and "Traceback" not in result.output
+    assert backup_ids(destination) == ["20260101T000000Z"]

@@ -1,0 +1,244 @@
+"""Every read `backup create` makes on MongoDB, and the balancer pause around a sharded dump.
+
+Documents are read as raw batches (``find_raw_batches``): the bytes the
+server sent, BSON documents laid end to end, go to the dump unchanged, with
+no decoding and re-encoding; memory holds one batch at a time.
+
+How mongodump does each step (mongo-tools ``mongodump/``), which this follows:
+
+- databases: every one but ``local`` and ``config``; collections: every one
+  but internal ``system.*`` ones (``system.js`` and admin's users, roles and
+  version document are kept); views and time series by their metadata, a
+  time series' documents from its ``system.buckets`` collection (before 8.3);
+- ``--oplog`` (oplog_dump.go): the start is the oldest prepared or
+  in-progress transaction's ``startOpTime.ts`` in ``config.transactions``,
+  otherwise the newest oplog entry; after the data, the entries from the
+  start to the newest are dumped verbatim, and the start entry must still
+  be there (otherwise the oplog rolled over during the dump);
+- through a mongos, ``--oplog`` is refused; the balancer is stopped while the
+  dump runs and restarted afterwards (also when the dump fails).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from bson.binary import Binary
+from bson.timestamp import Timestamp
+from pymongo import MongoClient
+
+from toolkit.backup.archive import has_buckets_namespace
+from toolkit.backup.directory import BUCKETS_PREFIX
+from toolkit.backup.namespaces import SKIPPED_DATABASES, is_dumped_collection
+
+log = logging.getLogger(__name__)
+
+OPLOG_DB = "local"
+OPLOG_COLLECTION = "oplog.rs"
+# Aim for raw batches of about 4 MiB (see batch_size_for).
+BATCH_BYTES = 4 * 1024 * 1024
+DEFAULT_BATCH_DOCUMENTS = 1000
+MIN_BATCH_DOCUMENTS = 16
+MAX_BATCH_DOCUMENTS = 100_000
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """The deployment a dump reads: its version and topology (the manifest's words)."""
+
+    version: str
+    topology: str  # "standalone", "replica set" or "sharded"
+
+
+@dataclass(frozen=True)
+class SourceCollection:
+    """One collection (or view, or time series) to dump, with what its metadata file says.
+
+    ``options`` and ``indexes`` are BSON-typed as the server listed them;
+    ``uuid`` is 32 hex digits (None for views). ``data_name`` is the
+    collection whose documents are read: the buckets of a time series,
+    nothing (None) for a view.
+    """
+
+    db: str
+    name: str
+    type: str
+    options: dict[str, Any] = field(default_factory=dict)
+    indexes: list[dict[str, Any]] = field(default_factory=list)
+    uuid: str | None = None
+    data_name: str | None = None
+
+    @property
+    def namespace(self) -> str:
+        return f"{self.db}.{self.name}"
+
+
+def observe_server(client: MongoClient) -> ServerInfo:
+    """Return the server version (buildInfo) and topology (hello) of ``client``'s deployment."""
+    hello = client.admin.command("hello")
+    build = client.admin.command("buildInfo")
+    if hello.get("msg") == "isdbgrid":
+        topology = "sharded"
+    elif hello.get("setName") or "hosts" in hello:
+        topology = "replica set"
+    else:
+        topology = "standalone"
+    return ServerInfo(version=str(build.get("version") or "unknown"), topology=topology)
+
+
+def _uuid_hex(value: Any) -> str | None:
+    if isinstance(value, Binary):
+        return bytes(value).hex()
+    if hasattr(value, "hex") and hasattr(value, "bytes"):  # uuid.UUID
+        return str(value.hex)
+    return None
+
+
+def observe_collections(
+    client: MongoClient,
+    server_version: str,
+    *,
+    accepts_database: Callable[[str], bool],
+    accepts: Callable[[str], bool],
+) -> list[SourceCollection]:
+    """Return every collection a dump takes, sorted by namespace.
+
+    ``accepts_database(db)`` and ``accepts(namespace)`` select (``--db``,
+    ``--ns-include``, ``--ns-exclude``).
+    """
+    found = []
+    for db in client.list_database_names():
+        if db in SKIPPED_DATABASES or not accepts_database(db):
+            continue
+        database = client[db]
+        for entry in database.list_collections():
+            name = entry["name"]
+            kind = entry.get("type", "collection")
+            if not is_dumped_collection(db, name) or not accepts(f"{db}.{name}"):
+                continue
+            options = dict(entry.get("options") or {})
+            uuid = _uuid_hex((entry.get("info") or {}).get("uuid"))
+            if kind == "view":
+                found.append(SourceCollection(db, name, kind, options, [], None, None))
+                continue
+            indexes = [dict(index) for index in database[name].list_indexes()]
+            data_name = name
+            if kind == "timeseries" and has_buckets_namespace(server_version):
+                data_name = BUCKETS_PREFIX + name
+            found.append(SourceCollection(db, name, kind, options, indexes, uuid, data_name))
+    return sorted(found, key=lambda collection: (collection.db, collection.name))
+
+
+def estimate_count(client: MongoClient, collection: SourceCollection) -> int | None:
+    """Return the server's estimate of how many documents ``collection`` holds (for progress)."""
+    if collection.data_name is None:
+        return 0
+    try:
+        return int(client[collection.db][collection.data_name].estimated_document_count())
+    except Exception:  # an estimate only: a progress bar without a total is fine
+        log.debug("no document count for %s", collection.namespace, exc_info=True)
+        return None
+
+
+def batch_size_for(client: MongoClient, db: str, name: str) -> int:
+    """Return how many documents to ask for per batch so a batch is about BATCH_BYTES.
+
+    The server fills a getMore up to 16 MiB by default, and the driver holds
+    a reply two or three times over while it unpacks a raw batch: smaller
+    batches keep memory flat. The average document size comes from
+    collStats; without it, a fixed default.
+    """
+    try:
+        stats = client[db].command("collStats", name)
+        average = float(stats.get("avgObjSize") or 0)
+    except Exception:  # a view, a missing privilege: the default does
+        log.debug("no collStats for %s.%s", db, name, exc_info=True)
+        average = 0.0
+    if average <= 0:
+        return DEFAULT_BATCH_DOCUMENTS
+    return max(MIN_BATCH_DOCUMENTS, min(MAX_BATCH_DOCUMENTS, int(BATCH_BYTES / average)))
+
+
+def read_raw_batches(
+    client: MongoClient, db: str, name: str, *, batch_size: int = 0
+) -> Iterator[bytes]:
+    """Yield ``db.name``'s documents as raw batches: BSON documents end to end, as sent.
+
+    ``batch_size`` documents per batch (0: the server's default, up to 16 MiB).
+    """
+    cursor = client[db][name].find_raw_batches({}, batch_size=batch_size)
+    try:
+        yield from cursor
+    finally:
+        cursor.close()
+
+
+# -- oplog -------------------------------------------------------------------------------------
+
+
+def oplog_start(client: MongoClient) -> Timestamp | None:
+    """Return where an oplog capture starts (mongodump's rule; see the module docstring).
+
+    None when the oplog is empty.
+    """
+    transactions = client.config["transactions"]
+    oldest = transactions.find_one(
+        {"state": {"$in": ["prepared", "inProgress"]}},
+        sort=[("startOpTime.ts", 1)],
+        projection={"startOpTime": 1},
+    )
+    if oldest is not None:
+        start = (oldest.get("startOpTime") or {}).get("ts")
+        if isinstance(start, Timestamp):
+            return start
+    return oplog_newest(client)
+
+
+def oplog_newest(client: MongoClient) -> Timestamp | None:
+    """Return the ``ts`` of the newest oplog entry, or None when the oplog is empty."""
+    newest = client[OPLOG_DB][OPLOG_COLLECTION].find_one(
+        {}, sort=[("$natural", -1)], projection={"ts": 1, "_id": 0}
+    )
+    if newest is None:
+        return None
+    ts = newest.get("ts")
+    return ts if isinstance(ts, Timestamp) else None
+
+
+def read_oplog(client: MongoClient, start: Timestamp, end: Timestamp) -> Iterator[bytes]:
+    """Yield the oplog entries from ``start`` to ``end`` (both included) as raw batches."""
+    cursor = client[OPLOG_DB][OPLOG_COLLECTION].find_raw_batches(
+        {"$and": [{"ts": {"$gte": start}}, {"ts": {"$lte": end}}]},
+        batch_size=DEFAULT_BATCH_DOCUMENTS,
+    )
+    try:
+        yield from cursor
+    finally:
+        cursor.close()
+
+
+# -- sharded clusters --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def balancer_stopped(client: MongoClient) -> Iterator[bool]:
+    """Stop the balancer for the duration (through a mongos); restart it afterwards.
+
+    Yield whether it was running (and so was stopped). It is restarted even
+    when the body raises; a balancer that was already off is left off.
+    """
+    status = client.admin.command("balancerStatus")
+    running = status.get("mode", "full") != "off"
+    if running:
+        client.admin.command("balancerStop")
+        log.info("balancer stopped for the dump")
+    try:
+        yield running
+    finally:
+        if running:
+            client.admin.command("balancerStart")
+            log.info("balancer restarted")
