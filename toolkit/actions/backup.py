@@ -452,26 +452,14 @@ def _dump(
                 accepts_database=selection.accepts_database,
                 accepts=selection.accepts,
             )
+        # Through a mongos the balancer must not move chunks while the dump reads them.
         balancer: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
         if server.topology == "sharded":
-            with translate_errors(settings, "stopping the balancer"):
-                balancer = mongo.balancer_stopped(client)
-                balancer.__enter__()  # noqa: PLC2801 - entered here to translate its errors
-        try:
+            balancer = mongo.balancer_stopped(client, settings)
+        with balancer:
             files, totals, capture = _dump_data(
                 client, settings, options, storage, backup_id, server, collections, progress
             )
-        except BaseException as error:
-            if server.topology == "sharded":
-                with (
-                    contextlib.suppress(Exception),
-                    translate_errors(settings, "restarting the balancer"),
-                ):
-                    balancer.__exit__(type(error), error, error.__traceback__)
-            raise
-        if server.topology == "sharded":
-            with translate_errors(settings, "restarting the balancer"):
-                balancer.__exit__(None, None, None)
     finally:
         client.close()
     oplog = None

@@ -34,6 +34,8 @@ from pymongo import MongoClient
 from toolkit.backup.archive import has_buckets_namespace
 from toolkit.backup.directory import BUCKETS_PREFIX
 from toolkit.backup.namespaces import SKIPPED_DATABASES, is_dumped_collection
+from toolkit.errors import OperationFailed
+from toolkit.mongo.client import ConnectionSettings, translate_errors
 
 log = logging.getLogger(__name__)
 
@@ -225,20 +227,34 @@ def read_oplog(client: MongoClient, start: Timestamp, end: Timestamp) -> Iterato
 
 
 @contextlib.contextmanager
-def balancer_stopped(client: MongoClient) -> Iterator[bool]:
+def balancer_stopped(client: MongoClient, settings: ConnectionSettings) -> Iterator[bool]:
     """Stop the balancer for the duration (through a mongos); restart it afterwards.
 
     Yield whether it was running (and so was stopped). It is restarted even
-    when the body raises; a balancer that was already off is left off.
+    when the body raises; a balancer that was already off is left off. Raise
+    OperationFailed when it cannot be stopped, or restarted after a body that
+    succeeded (after a failed body the restart's own failure is logged, and
+    the body's error is the one raised).
     """
-    status = client.admin.command("balancerStatus")
-    running = status.get("mode", "full") != "off"
-    if running:
-        client.admin.command("balancerStop")
-        log.info("balancer stopped for the dump")
+    with translate_errors(settings, "stopping the balancer"):
+        status = client.admin.command("balancerStatus")
+        running = status.get("mode", "full") != "off"
+        if running:
+            client.admin.command("balancerStop")
+            log.info("balancer stopped for the dump")
+    failed = False
     try:
         yield running
+    except BaseException:
+        failed = True
+        raise
     finally:
         if running:
-            client.admin.command("balancerStart")
-            log.info("balancer restarted")
+            try:
+                with translate_errors(settings, "restarting the balancer"):
+                    client.admin.command("balancerStart")
+                log.info("balancer restarted")
+            except OperationFailed as error:
+                if not failed:
+                    raise
+                log.error("%s (restart it with sh.startBalancer())", error.message)
