@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 
+import time
+
 import pymongo
 import pytest
 from bson import Int64, ObjectId, Timestamp
@@ -28,7 +30,11 @@ def test_uri_and_topology(replset: ReplicaSetTestCluster, rs_client: pymongo.Mon
     rs_client.admin.command("ping")
     assert rs_client.topology_description.topology_type_name == "ReplicaSetWithPrimary"
     assert rs_client.primary == ("127.0.0.1", ports[0])
-    assert rs_client.secondaries == {("127.0.0.1", ports[1]), ("127.0.0.1", ports[2])}
+    wanted = {("127.0.0.1", ports[1]), ("127.0.0.1", ports[2])}
+    deadline = time.monotonic() + 10  # the driver's monitors find secondaries asynchronously
+    while rs_client.secondaries != wanted and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert rs_client.secondaries == wanted
     assert replset.member(1).uri.endswith("/?directConnection=true")
 
 
