@@ -518,28 +518,49 @@ def main(argv: list[str] | None = None) -> int:
             ours_seconds.append(seconds)
             if zstd:
                 zstd_seconds.append(
-                    timed([zstd, "-3", f"-T{threads}", "-q", "-f", str(raw_path), "-o", str(workdir / "cli.zst")])
+                    timed(
+                        [
+                            zstd,
+                            "-3",
+                            f"-T{threads}",
+                            "-q",
+                            "-f",
+                            str(raw_path),
+                            "-o",
+                            str(workdir / "cli.zst"),
+                        ]
+                    )
                 )
         ours = size / min(ours_seconds) / MB
-        print(f"   write  ours: archive + zstd -3 x{threads} threads + SHA-256 + atomic file: {ours:,.0f} MB/s (best of {ROUNDS}), {stored / MB:,.1f} MB ({stored / size:.1%})")
+        print(
+            f"   write  ours: archive + zstd -3 x{threads} threads + SHA-256 + atomic file: {ours:,.0f} MB/s (best of {ROUNDS}), {stored / MB:,.1f} MB ({stored / size:.1%})"
+        )
         if zstd:
             zstd_size = (workdir / "cli.zst").stat().st_size
             rate = size / min(zstd_seconds) / MB
             ratio = ours / rate
             ok &= ratio >= GOAL_WRITE_VS_ZSTD
-            print(f"   write  zstd -3 -T{threads}: {rate:,.0f} MB/s (best of {ROUNDS}), {zstd_size / MB:,.1f} MB ({zstd_size / size:.1%})  -> ours/zstd = {ratio:.0%} (goal >= {GOAL_WRITE_VS_ZSTD:.0%}: {'met' if ratio >= GOAL_WRITE_VS_ZSTD else 'MISSED'})")
+            print(
+                f"   write  zstd -3 -T{threads}: {rate:,.0f} MB/s (best of {ROUNDS}), {zstd_size / MB:,.1f} MB ({zstd_size / size:.1%})  -> ours/zstd = {ratio:.0%} (goal >= {GOAL_WRITE_VS_ZSTD:.0%}: {'met' if ratio >= GOAL_WRITE_VS_ZSTD else 'MISSED'})"
+            )
             volatile = size / min(volatile_seconds) / MB
-            print(f"          (for scale, not a goal: ours without the fsyncs that make the file durable before the manifest, as the zstd CLI writes: {volatile:,.0f} MB/s = {volatile / rate:.0%})")
+            print(
+                f"          (for scale, not a goal: ours without the fsyncs that make the file durable before the manifest, as the zstd CLI writes: {volatile:,.0f} MB/s = {volatile / rate:.0%})"
+            )
         else:
             ok = False
-            print("   write  zstd: the zstd command is not installed; the comparison needs it (apt-get install zstd)")
+            print(
+                "   write  zstd: the zstd command is not installed; the comparison needs it (apt-get install zstd)"
+            )
         if gzip:
             gzip_seconds = timed([gzip, "-6", "-c", str(raw_path)], stdout=workdir / "cli.gz")
             gzip_size = (workdir / "cli.gz").stat().st_size
             rate = size / gzip_seconds / MB
             ratio = ours / rate
             ok &= ratio >= GOAL_WRITE_VS_GZIP
-            print(f"   write  gzip -6 (mongodump --gzip): {rate:,.0f} MB/s, {gzip_size / MB:,.1f} MB ({gzip_size / size:.1%})  -> ours/gzip = {ratio:.1f}x (goal >= {GOAL_WRITE_VS_GZIP:.0f}x: {'met' if ratio >= GOAL_WRITE_VS_GZIP else 'MISSED'})")
+            print(
+                f"   write  gzip -6 (mongodump --gzip): {rate:,.0f} MB/s, {gzip_size / MB:,.1f} MB ({gzip_size / size:.1%})  -> ours/gzip = {ratio:.1f}x (goal >= {GOAL_WRITE_VS_GZIP:.0f}x: {'met' if ratio >= GOAL_WRITE_VS_GZIP else 'MISSED'})"
+            )
         else:
             ok = False
             print("   write  gzip: the gzip command is not installed; the comparison needs it")
@@ -552,12 +573,16 @@ def main(argv: list[str] | None = None) -> int:
             if zstd:
                 unzstd_seconds.append(timed([zstd, "-d", "-q", "-c", str(archive)]))
         read_rate = size / min(read_seconds) / MB
-        print(f"   read   ours: SHA-256 + zstd -d + split documents + CRC-64 + counts: {read_rate:,.0f} MB/s (best of {ROUNDS})")
+        print(
+            f"   read   ours: SHA-256 + zstd -d + split documents + CRC-64 + counts: {read_rate:,.0f} MB/s (best of {ROUNDS})"
+        )
         if zstd:
             rate = size / min(unzstd_seconds) / MB
             ratio = read_rate / rate
             ok &= ratio >= GOAL_READ_VS_ZSTD
-            print(f"   read   zstd -d: {rate:,.0f} MB/s (best of {ROUNDS})  -> ours/zstd = {ratio:.0%} (goal >= {GOAL_READ_VS_ZSTD:.0%}: {'met' if ratio >= GOAL_READ_VS_ZSTD else 'MISSED'})")
+            print(
+                f"   read   zstd -d: {rate:,.0f} MB/s (best of {ROUNDS})  -> ours/zstd = {ratio:.0%} (goal >= {GOAL_READ_VS_ZSTD:.0%}: {'met' if ratio >= GOAL_READ_VS_ZSTD else 'MISSED'})"
+            )
         shutil.rmtree(workdir / "backups", ignore_errors=True)
         for name in ("cli.zst", "cli.gz"):
             (workdir / name).unlink(missing_ok=True)

@@ -325,7 +325,9 @@ class ReplicaSetTestCluster:
         options.setdefault("serverSelectionTimeoutMS", 5000)
         return pymongo.MongoClient(self.uri, **options)
 
-    def add_user(self, user: str, password: str, roles: list[dict[str, str]], db: str = "admin") -> None:
+    def add_user(
+        self, user: str, password: str, roles: list[dict[str, str]], db: str = "admin"
+    ) -> None:
         """Store a user as if it existed before the set started (what the official
         image's init step leaves: the root user, created on a temporary standalone)."""
         import uuid
