@@ -26,8 +26,7 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: install  ## Run the whole test suite (lint, unit, end-to-end against the test server)
-	$(BIN)/ruff check toolkit tests scripts
+test: lint  ## Run the whole test suite (lint, unit, end-to-end against the test server)
 	$(BIN)/pytest
 
 test-live: install  ## The `live` end-to-end tests against the real MongoDB in MONGODB_URI

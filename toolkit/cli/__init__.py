@@ -14,6 +14,7 @@ import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -214,16 +215,14 @@ def _report(error: ToolkitError, output: Output | None) -> None:
     if _verbose_for_errors:
         sys.stderr.write(redact(traceback.format_exc()))
     if output.json_mode:
-        payload = {
-            "ok": False,
-            "error": {
-                "type": type(error).__name__,
-                "message": error.message,
-                "hint": error.hint,
-                "exit_code": error.exit_code,
-            },
+        details: dict[str, Any] = {
+            "type": type(error).__name__,
+            "message": error.message,
+            "hint": error.hint,
+            "exit_code": error.exit_code,
         }
         if problems:
-            payload["error"]["problems"] = problems
+            details["problems"] = problems
+        payload = {"ok": False, "error": details}
         output.print_json(payload)
     output.error(error.message, hint=error.hint, problems=problems)

@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from rich.console import Console
 from rich.markup import escape
@@ -67,9 +67,11 @@ class Output:
     def __init__(self, *, json_mode: bool = False, verbose: int = 0) -> None:
         self.json_mode = json_mode
         self.verbose = verbose
-        self.console = Console(file=RedactingStream(sys.stdout), highlight=False, soft_wrap=True)
+        self.console = Console(
+            file=cast(IO[str], RedactingStream(sys.stdout)), highlight=False, soft_wrap=True
+        )
         self.err_console = Console(
-            file=RedactingStream(sys.stderr), highlight=False, soft_wrap=True
+            file=cast(IO[str], RedactingStream(sys.stderr)), highlight=False, soft_wrap=True
         )
 
     @property

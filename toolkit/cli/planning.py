@@ -16,9 +16,14 @@ from rich.table import Table
 
 
 class PlannedOperation(Protocol):
-    kind: str
-    reason: str
-    destructive: bool
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def destructive(self) -> bool: ...
 
     @property
     def target(self) -> str: ...

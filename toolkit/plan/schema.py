@@ -421,8 +421,8 @@ def _modify_collection(spec: CollectionSpec, found: ObservedCollection) -> list[
                     "bucketRoundingSeconds": spec.timeseries["bucketRoundingSeconds"],
                 }
                 reasons.append("time-series bucketing differs")
-            current_expiry = options.get("expireAfterSeconds")
-            current_expiry = None if current_expiry in (None, "off") else int(current_expiry)
+            raw_expiry = options.get("expireAfterSeconds")
+            current_expiry = None if raw_expiry is None or raw_expiry == "off" else int(raw_expiry)
             if current_expiry != spec.expire_after_seconds:
                 command["expireAfterSeconds"] = (
                     "off" if spec.expire_after_seconds is None else spec.expire_after_seconds
