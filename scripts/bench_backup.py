@@ -11,7 +11,8 @@ afterwards, as the command-line tools read it).
 Each comparison runs BENCH_BACKUP_ROUNDS (3) times, alternating the two sides,
 and keeps each side's best time. It prints:
 
-1. write: the compress-and-write path of ``backup create`` (raw batches ->
+1. write: the compress-and-write path of ``backup create`` (raw batches
+   with their document counts, as the driver's replies give them ->
    archive framing and CRC-64 -> zstd at the default level with one thread
    per CPU -> SHA-256 -> atomic file) against ``zstd -3 -T<cpus>`` on the
    same bytes (goal: at least 90 %), and against ``gzip -6`` (what
@@ -126,19 +127,21 @@ def generate(path: Path, megabytes: int, seed: int = 3) -> int:
     return count
 
 
-def batches(data: memoryview | bytes, size: int = BATCH_BYTES) -> list[tuple[int, int]]:
-    """Split the stream at document boundaries into (start, stop) pieces of about ``size``."""
+def batches(data: memoryview | bytes, size: int = BATCH_BYTES) -> list[tuple[int, int, int]]:
+    """Split the stream at document boundaries into (start, stop, documents) of about ``size``."""
     pieces = []
-    start = position = 0
+    start = position = count = 0
     total = len(data)
     unpack = struct.Struct("<i").unpack_from
     while position < total:
         position += unpack(data, position)[0]
+        count += 1
         if position - start >= size:
-            pieces.append((start, position))
+            pieces.append((start, position, count))
             start = position
+            count = 0
     if start < total:
-        pieces.append((start, total))
+        pieces.append((start, total, count))
     return pieces
 
 
@@ -166,7 +169,8 @@ def measure_write(raw_path: Path, workdir: Path, threads: int) -> tuple[float, i
     storage = LocalStorage(workdir / "backups")
     with open(raw_path, "rb") as handle:
         data = handle.read()
-    # Raw batches of about 4 MiB, as `backup create` asks the server for.
+    # Raw batches of about 4 MiB, as `backup create` asks the server for, each with its
+    # document count, as the driver's reply gives it (toolkit.mongo.dump.read_raw_batches).
     pieces = batches(data, 4 * 1024 * 1024)
     view = memoryview(data)
     started = time.perf_counter()
@@ -182,8 +186,8 @@ def measure_write(raw_path: Path, workdir: Path, threads: int) -> tuple[float, i
     writer.start(
         [CollectionToWrite("sentimatrix_studio", "results", "collection", "{}")], oplog=False
     )
-    for start, stop in pieces:
-        writer.write_block("sentimatrix_studio", "results", view[start:stop])
+    for start, stop, documents in pieces:
+        writer.write_block("sentimatrix_studio", "results", view[start:stop], documents)
     writer.end_collection("sentimatrix_studio", "results")
     files = writer.finish()
     seconds = time.perf_counter() - started

@@ -548,13 +548,15 @@ def _dump_data(
                 if collection.data_name is not None:
                     data_name = collection.data_name
                     batch_size = mongo.batch_size_for(client, collection.db, data_name)
-                    for block in mongo.read_raw_batches(
+                    for batch in mongo.read_raw_batches(
                         client, collection.db, data_name, batch_size=batch_size
                     ):
                         if stopping.is_set():
                             return
-                        count = writer.write_block(collection.db, collection.name, block)
-                        progress.advance(namespace, count, len(block))
+                        count = writer.write_block(
+                            collection.db, collection.name, batch.data, batch.documents
+                        )
+                        progress.advance(namespace, count, len(batch.data))
             written = writer.end_collection(collection.db, collection.name)
             totals[namespace] = (written.documents, written.bytes)
             progress.done(namespace)

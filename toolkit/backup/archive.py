@@ -676,6 +676,7 @@ class ArchiveWriter:
         block: bytes | memoryview,
         *,
         check_first: bool = True,
+        documents: int | None = None,
     ) -> int:
         """Append raw BSON documents laid end to end (a server's raw batch); return how many.
 
@@ -686,9 +687,18 @@ class ArchiveWriter:
         default) nothing of a bad block is written; without it the block is
         written before it is checked (a compressor gets on with it sooner), and
         a bad one leaves the archive unusable: discard it.
+
+        ``documents``, when the caller knows it, is how many documents the
+        block holds, framing already checked (the driver checks every
+        document of a raw batch as it unpacks the reply): the block is then
+        written without a pass over its documents.
         """
         key = (db, collection)
         state = self._state(db, collection)
+        if documents is not None:
+            if documents:
+                self._write_bytes(key, state, block, documents)
+            return documents
         if not check_first:
             # The block goes to the stream first, and is counted while the compressor's
             # workers are already busy with it; a bad block then breaks the archive.

@@ -146,6 +146,45 @@ def count_documents(block: bytes | bytearray | memoryview, name: str, offset: in
     return count
 
 
+def documents_in_array(array_size: int, documents_size: int) -> int | None:
+    """Return how many documents a BSON array of ``array_size`` bytes held, or None.
+
+    ``documents_size`` is the size of the same documents laid end to end
+    without the array's framing (what the driver turns a reply's
+    ``firstBatch``/``nextBatch`` into). The difference is the array's own
+    bytes: its length and final NUL (5), and per element a type byte, the
+    key and the key's NUL. An array's keys are "0", "1", "2", ... (the BSON
+    spec; a server's replies always have them), so that difference grows
+    strictly with the number of elements, and solving for it gives the count
+    with no pass over the documents. None when no such array fits the sizes:
+    count the documents instead.
+    """
+    overhead = array_size - 5 - documents_size
+    if overhead < 0:
+        return None
+    count = _elements_for(overhead)
+    if count is None or count * MIN_DOCUMENT_SIZE > documents_size:
+        return None
+    return count
+
+
+def _elements_for(overhead: int) -> int | None:
+    """The number of elements keyed "0", "1", ... whose framing takes ``overhead`` bytes."""
+    before = 0
+    digits = 1
+    group = 10  # how many keys have ``digits`` digits: 0-9, then 10-99, ...
+    while True:
+        per_element = 2 + digits  # type byte + key + NUL
+        if overhead <= group * per_element:
+            if overhead % per_element:
+                return None
+            return before + overhead // per_element
+        overhead -= group * per_element
+        before += group
+        digits += 1
+        group = 9 * 10 ** (digits - 1)
+
+
 def find_damage(raw: bytes | bytearray | memoryview) -> tuple[int, str] | None:
     """Walk one BSON document; return (position in ``raw``, reason) or None when sound.
 

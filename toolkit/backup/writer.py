@@ -197,7 +197,9 @@ class DumpWriter(Protocol):
     """What ``backup create`` writes through, whatever the layout."""
 
     def start(self, collections: Sequence[CollectionToWrite], *, oplog: bool) -> None: ...
-    def write_block(self, db: str, collection: str, block: bytes) -> int: ...
+    def write_block(
+        self, db: str, collection: str, block: bytes, documents: int | None = None
+    ) -> int: ...
     def end_collection(self, db: str, collection: str) -> WrittenTotals: ...
     def write_oplog_block(self, block: bytes) -> int: ...
     def end_oplog(self) -> WrittenTotals: ...
@@ -267,10 +269,15 @@ class ArchiveDumpWriter:
             raise ValueError("call start() first")
         return self._archive
 
-    def write_block(self, db: str, collection: str, block: bytes) -> int:
-        """Append a raw batch of ``db.collection``; return the number of documents in it."""
+    def write_block(
+        self, db: str, collection: str, block: bytes, documents: int | None = None
+    ) -> int:
+        """Append a raw batch of ``db.collection``; return the number of documents in it.
+
+        ``documents``: the count when the caller knows it (framing checked), else None.
+        """
         with self._lock:
-            count = self._writer().write_block(db, collection, block)
+            count = self._writer().write_block(db, collection, block, documents=documents)
             totals = self._totals[(db, collection)]
             totals.documents += count
             totals.bytes += len(block)
@@ -409,10 +416,18 @@ class DirectoryDumpWriter:
                 self._open[key] = stored
             return stored
 
-    def write_block(self, db: str, collection: str, block: bytes) -> int:
-        """Append a raw batch to ``db.collection``'s file; return its number of documents."""
+    def write_block(
+        self, db: str, collection: str, block: bytes, documents: int | None = None
+    ) -> int:
+        """Append a raw batch to ``db.collection``'s file; return its number of documents.
+
+        ``documents``: the count when the caller knows it (framing checked), else None.
+        """
         key = (db, collection)
-        count = count_documents(block, f"the block for {db}.{collection}")
+        if documents is None:
+            count = count_documents(block, f"the block for {db}.{collection}")
+        else:
+            count = documents
         stored = self._file_for(key)
         stored.stream.write(block)
         totals = self._totals[key]

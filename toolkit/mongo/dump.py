@@ -23,15 +23,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
+from bson import _convert_raw_document_lists_to_streams
 from bson.binary import Binary
 from bson.timestamp import Timestamp
 from pymongo import MongoClient
+from pymongo.cursor import RawBatchCursor
 
 from toolkit.backup.archive import has_buckets_namespace
+from toolkit.backup.bsonstream import documents_in_array
 from toolkit.backup.directory import BUCKETS_PREFIX
 from toolkit.backup.namespaces import SKIPPED_DATABASES, is_dumped_collection
 from toolkit.errors import OperationFailed
@@ -165,16 +169,80 @@ def batch_size_for(client: MongoClient, db: str, name: str) -> int:
     return max(MIN_BATCH_DOCUMENTS, min(MAX_BATCH_DOCUMENTS, int(BATCH_BYTES / average)))
 
 
+class RawBatch(NamedTuple):
+    """One raw batch: BSON documents end to end, and how many (None: not known)."""
+
+    data: bytes
+    documents: int | None
+
+
+class _CountingRawBatchCursor(RawBatchCursor):  # type: ignore[type-arg]
+    """``find_raw_batches`` that also tells how many documents each batch holds.
+
+    The driver turns each reply's ``firstBatch``/``nextBatch`` array into the
+    documents end to end, checking every document's framing in C as it goes;
+    the array's size against the result's gives the count for nothing
+    (``documents_in_array``), where counting the documents again in Python
+    would cost a tenth of a dump's CPU. This repeats the three lines of
+    ``RawBatchCursor._unpack_response`` (pymongo 4.x) around that
+    measurement. A reply of any other shape gets None: the caller counts.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # (the batch's bytes object, its count): the iteration matches them by identity.
+        self.batch_counts: deque[tuple[bytes, int | None]] = deque()
+
+    def _unpack_response(  # type: ignore[override]
+        self,
+        response: Any,
+        cursor_id: int | None,
+        codec_options: Any,
+        user_fields: Any = None,
+        legacy_response: bool = False,
+    ) -> Any:
+        raw_response = response.raw_response(cursor_id, user_fields=user_fields)
+        if legacy_response:
+            return raw_response
+        cursor = raw_response[0].get("cursor")
+        sizes: dict[str, int] = {}
+        if isinstance(cursor, dict):
+            for key in ("firstBatch", "nextBatch"):
+                batch = cursor.get(key)  # the array's BSON (bytes, or a raw document)
+                raw = batch if isinstance(batch, bytes) else getattr(batch, "raw", None)
+                if isinstance(raw, bytes):
+                    sizes[key] = len(raw)
+        _convert_raw_document_lists_to_streams(raw_response[0])
+        for key, array_size in sizes.items():
+            converted = cursor.get(key)  # [documents end to end], or [] for an empty batch
+            if converted and isinstance(converted[0], bytes):
+                data = converted[0]
+                self.batch_counts.append((data, documents_in_array(array_size, len(data))))
+        return raw_response
+
+    def count_of(self, data: bytes) -> int | None:
+        """Return the count measured for the batch ``data`` (just yielded), or None."""
+        counts = self.batch_counts
+        while counts:
+            measured, count = counts.popleft()
+            if measured is data:
+                return count
+        return None
+
+
 def read_raw_batches(
     client: MongoClient, db: str, name: str, *, batch_size: int = 0
-) -> Iterator[bytes]:
+) -> Iterator[RawBatch]:
     """Yield ``db.name``'s documents as raw batches: BSON documents end to end, as sent.
 
     ``batch_size`` documents per batch (0: the server's default, up to 16 MiB).
+    Each comes with its number of documents when the reply told it (see
+    ``_CountingRawBatchCursor``), None otherwise.
     """
-    cursor = client[db][name].find_raw_batches({}, batch_size=batch_size)
+    cursor = _CountingRawBatchCursor(client[db][name], {}, batch_size=batch_size)
     try:
-        yield from cursor
+        for data in cursor:
+            yield RawBatch(data, cursor.count_of(data))
     finally:
         cursor.close()
 
