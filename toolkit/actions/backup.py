@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, cast
 
 import bson
 from bson import json_util
@@ -34,6 +34,7 @@ from bson.timestamp import Timestamp
 
 from toolkit import __version__
 from toolkit.actions import restore as restore_action
+from toolkit.actions.progress import NoProgress, Progress
 from toolkit.backup import compression as compress
 from toolkit.backup.bsonstream import DocumentReader
 from toolkit.backup.directory import render_metadata_json
@@ -109,25 +110,6 @@ def default_threads() -> int:
     except (AttributeError, OSError):  # not Linux
         available = os.cpu_count() or 1
     return max(1, min(MAX_THREADS, available))
-
-
-class DumpProgress(Protocol):
-    """Progress callbacks (the CLI draws one bar per collection on a terminal)."""
-
-    def start(self, namespace: str, total: int | None) -> None: ...
-    def advance(self, namespace: str, documents: int, size: int) -> None: ...
-    def done(self, namespace: str) -> None: ...
-
-
-class _NoProgress:
-    def start(self, namespace: str, total: int | None) -> None:
-        pass
-
-    def advance(self, namespace: str, documents: int, size: int) -> None:
-        pass
-
-    def done(self, namespace: str) -> None:
-        pass
 
 
 # -- options --------------------------------------------------------------------------------
@@ -259,7 +241,7 @@ def create(
     settings: ConnectionSettings,
     options: CreateOptions,
     *,
-    progress: DumpProgress | None = None,
+    progress: Progress | None = None,
     clock: Callable[[], dt.datetime] = utcnow,
 ) -> CreateResult:
     """Dump the server of ``settings`` into a new backup at ``options.destination``.
@@ -272,7 +254,7 @@ def create(
     storage = open_storage(options.destination, s3_endpoint_url=options.s3_endpoint_url)
     result: CreateResult | None = None
     try:
-        result = _create(settings, options, storage, progress or _NoProgress(), clock)
+        result = _create(settings, options, storage, progress or NoProgress(), clock)
         return result
     finally:
         if options.metrics_file is not None:
@@ -324,7 +306,7 @@ def _create(
     settings: ConnectionSettings,
     options: CreateOptions,
     storage: Storage,
-    progress: DumpProgress,
+    progress: Progress,
     clock: Callable[[], dt.datetime],
 ) -> CreateResult:
     started = time.monotonic()
@@ -436,7 +418,7 @@ def _dump(
     storage: Storage,
     backup_id: str,
     started_at: dt.datetime,
-    progress: DumpProgress,
+    progress: Progress,
     clock: Callable[[], dt.datetime],
 ) -> Manifest:
     selection = options.selection
@@ -509,7 +491,7 @@ def _dump_data(
     backup_id: str,
     server: mongo.ServerInfo,
     collections: list[mongo.SourceCollection],
-    progress: DumpProgress,
+    progress: Progress,
 ) -> tuple[list[ManifestFile], dict[str, tuple[int, int]], _OplogCapture | None]:
     writer = _open_writer(options, storage, backup_id, server)
     capture: _OplogCapture | None = None
@@ -528,7 +510,7 @@ def _dump_data(
         )
         totals: dict[str, tuple[int, int]] = {}
 
-        counting = not isinstance(progress, _NoProgress)
+        counting = not isinstance(progress, NoProgress)
         stopping = threading.Event()  # set by the first failure: the other workers stop too
 
         def dump_one(collection: mongo.SourceCollection) -> None:
@@ -586,7 +568,7 @@ def _dump_oplog(
     options: CreateOptions,
     writer: DumpWriter,
     capture: _OplogCapture,
-    progress: DumpProgress,
+    progress: Progress,
 ) -> None:
     """Dump the oplog from the capture's start to the newest entry (mongodump --oplog)."""
     selection = options.selection

@@ -18,12 +18,13 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Final, Protocol, cast
+from typing import Any, BinaryIO, Final, cast
 
 import bson
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 
+from toolkit.actions.progress import NoProgress, Progress
 from toolkit.backup.archive import ArchiveDocument, data_collection
 from toolkit.backup.bsonstream import DocumentReader
 from toolkit.backup.contents import DumpContents, read_contents
@@ -56,25 +57,6 @@ log = logging.getLogger(__name__)
 BATCH_DOCUMENTS: Final = 1000
 BATCH_BYTES: Final = 16 * 1024 * 1024
 RAW_ENTRY: Final[CodecOptions[RawBSONDocument]] = CodecOptions(document_class=RawBSONDocument)
-
-
-class RestoreProgress(Protocol):
-    """Progress callbacks (the CLI draws bars with them on a terminal)."""
-
-    def start(self, namespace: str, total: int | None) -> None: ...
-    def advance(self, namespace: str, documents: int, size: int) -> None: ...
-    def done(self, namespace: str) -> None: ...
-
-
-class _NoProgress:
-    def start(self, namespace: str, total: int | None) -> None:
-        pass
-
-    def advance(self, namespace: str, documents: int, size: int) -> None:
-        pass
-
-    def done(self, namespace: str) -> None:
-        pass
 
 
 @dataclass(frozen=True)
@@ -201,7 +183,7 @@ def restore(
     settings: ConnectionSettings,
     request: RestoreRequest,
     *,
-    progress: RestoreProgress | None = None,
+    progress: Progress | None = None,
 ) -> RestoreResult:
     """Restore a dump (a backup id, an S3 backup or a path) into the server of ``settings``.
 
@@ -220,7 +202,7 @@ def restore_resolved(
     request: RestoreRequest,
     resolved: ResolvedSource,
     *,
-    progress: RestoreProgress | None = None,
+    progress: Progress | None = None,
 ) -> RestoreResult:
     """Restore the source ``resolved`` names (see ``restore``)."""
     options = restore_options(request)
@@ -264,7 +246,7 @@ def restore_resolved(
             if request.dry_run:
                 return result
             runner = _Runner(client, settings, contents, options, result, request.parallel)
-            runner.run(progress or _NoProgress())
+            runner.run(progress or NoProgress())
             return result
         finally:
             client.close()
@@ -414,7 +396,7 @@ class _Runner:
         self.parallel = parallel
         self._lock = threading.Lock()
         self._types = {item.namespace: item.type for item in contents.collections}
-        self._progress: RestoreProgress = _NoProgress()
+        self._progress: Progress = NoProgress()
         self._current = "the restore"
 
     # -- bookkeeping ---------------------------------------------------------------------
@@ -437,7 +419,7 @@ class _Runner:
             parts.append(f"{self.result.indexes} index(es) created")
         return ", ".join(parts)
 
-    def run(self, progress: RestoreProgress) -> None:
+    def run(self, progress: Progress) -> None:
         self._progress = progress
         steps = self.result.steps
         try:
