@@ -17,7 +17,7 @@ MASK = "***"
 
 # userinfo in scheme://user:password@host...; the password may itself hold ':'
 # (percent-encoding is required by the spec but users do not always follow it).
-_URI_PASSWORD = re.compile(r"(?P<prefix>\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<password>[^@\s]*)@")
+_URI_PASSWORD = re.compile(r"(?P<prefix>\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<password>[^\s/]*)@")
 
 _secrets: set[str] = set()
 _lock = threading.Lock()

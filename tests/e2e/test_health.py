@@ -66,6 +66,42 @@ def test_lagging_member_is_degraded_over_max_lag(replset):
     assert tolerant.returncode == 0, tolerant.output
 
 
+def test_no_primary_is_reported_through_the_replica_set_address(replset):
+    # Two of three voting members down: no majority, so the primary steps down.
+    replset.member(0).set_down(True)
+    replset.member(1).set_down(True)
+    assert replset.primary is None
+    result = run_cli("--json", "health", uri=replset.uri)
+    assert result.returncode == 1, result.output
+    report = result.json()
+    assert "replica set rs0 has no primary" in report["problems"]
+    assert [m["healthy"] for m in report["members"]] == [False, False, True]
+    assert [m["lag_seconds"] for m in report["members"]][:2] == [None, None]
+
+
+def test_a_delayed_hidden_member_is_healthy_within_its_delay(replset):
+    replset.member(2).configure(priority=0, hidden=True, secondary_delay_secs=3600)
+    result = run_cli("--json", "health", uri=replset.uri)
+    assert result.returncode == 0, result.output
+    delayed = result.json()["members"][2]
+    assert delayed["delay_seconds"] == 3600
+    assert delayed["lag_seconds"] == pytest.approx(3600, abs=2)
+    table = run_cli("health", uri=replset.uri)
+    assert "(delayed 3600 s)" in table.stdout
+
+
+def test_an_uninitiated_member_is_degraded():
+    from tests.support.server import ReplicaSetTestCluster
+
+    with ReplicaSetTestCluster(members=1, initiated=False) as cluster:
+        uri = f"mongodb://127.0.0.1:{cluster.member(0).port}/?directConnection=true"
+        result = run_cli("--json", "health", uri=uri)
+    assert result.returncode == 1, result.output
+    report = result.json()
+    assert report["topology"] == "replica set (not initiated)"
+    assert "rs.initiate()" in report["problems"][0]
+
+
 def test_mongos(mongos_server):
     report = run_cli("--json", "health", uri=mongos_server.uri).json()
     assert report["topology"] == "sharded"

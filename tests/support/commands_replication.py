@@ -31,15 +31,23 @@ def elect_primary(state: ServerState, preferred: int | None = None) -> None:
     """Make the best healthy electable member primary (a new term when it changes).
 
     Highest priority wins, then the lowest member index; ``preferred`` wins
-    among equals (the member where replSetInitiate ran).
+    among equals (the member where replSetInitiate ran). As in MongoDB, a
+    primary needs a majority of the voting members up: without one, the
+    primary steps down and no member is elected.
     """
     replset = state.rs
     if not replset.initiated:
         return
+
+    def up(index: int) -> bool:
+        return index < len(state.nodes) and not state.nodes[index].down
+
+    voting = [index for index, member in enumerate(replset.members) if member.votes > 0]
+    has_majority = 2 * sum(1 for index in voting if up(index)) > len(voting)
     candidates = [
         index
         for index, member in enumerate(replset.members)
-        if member.electable and index < len(state.nodes) and not state.nodes[index].down
+        if member.electable and up(index) and has_majority
     ]
     current = replset.primary
     if current is not None and current in candidates:

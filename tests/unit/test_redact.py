@@ -14,6 +14,9 @@ from toolkit.redact import RedactingFilter, mask_uri, redact, register_secret, u
         ("mongodb://app@host", "mongodb://app@host"),
         ("mongodb://host:27017", "mongodb://host:27017"),
         ("s3://bucket/prefix", "s3://bucket/prefix"),
+        # an unescaped "@" in the password: the driver splits at the last "@" before the path
+        ("mongodb://u:se@cret@127.0.0.1:1", "mongodb://u:***@127.0.0.1:1"),
+        ("mongodb://u:a@b@h/db?authSource=x@y", "mongodb://u:***@h/db?authSource=x@y"),
     ],
 )
 def test_mask_uri_hides_only_the_password(uri, masked):
@@ -28,6 +31,7 @@ def test_mask_uri_inside_a_sentence():
 def test_uri_password_is_decoded():
     assert uri_password("mongodb://app:s%40cret@host") == "s@cret"
     assert uri_password("mongodb://app@host") is None
+    assert uri_password("mongodb://u:se@cret@127.0.0.1:1") == "se@cret"
 
 
 def test_registered_secrets_are_scrubbed_anywhere():

@@ -214,7 +214,7 @@ def _report(error: ToolkitError, output: Output | None) -> None:
     problems = getattr(error, "problems", None)
     if _verbose_for_errors:
         sys.stderr.write(redact(traceback.format_exc()))
-    if output.json_mode:
+    if output.json_mode and not output.printed_json:
         details: dict[str, Any] = {
             "type": type(error).__name__,
             "message": error.message,

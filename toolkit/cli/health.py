@@ -58,6 +58,7 @@ def _as_json(app: AppContext, report: HealthReport) -> dict:
                 "state": member.state,
                 "health": member.health,
                 "lag_seconds": member.lag_seconds,
+                "delay_seconds": member.delay_seconds,
                 "healthy": member.healthy,
                 "problem": member.problem,
             }
@@ -100,6 +101,8 @@ def _render(console: Console, app: AppContext, report: HealthReport) -> None:
         table.add_column("problem")
         for member in report.members:
             lag = "-" if member.lag_seconds is None else f"{member.lag_seconds:.0f} s"
+            if member.delay_seconds:
+                lag += f" (delayed {member.delay_seconds} s)"
             table.add_row(
                 member.name,
                 member.state,

@@ -67,6 +67,8 @@ class Output:
     def __init__(self, *, json_mode: bool = False, verbose: int = 0) -> None:
         self.json_mode = json_mode
         self.verbose = verbose
+        # A run prints one JSON document: a result already printed is not followed by the error's.
+        self.printed_json = False
         self.console = Console(
             file=cast(IO[str], RedactingStream(sys.stdout)), highlight=False, soft_wrap=True
         )
@@ -87,9 +89,11 @@ class Output:
             render(self.console)
 
     def print_json(self, data: Any) -> None:
+        """Write ``data`` as the one JSON document of this run's stdout."""
         text = json.dumps(data, default=json_default, indent=2, sort_keys=False)
         sys.stdout.write(redact(text) + "\n")
         sys.stdout.flush()
+        self.printed_json = True
 
     def info(self, message: str) -> None:
         """A progress or status line for people: stderr, never in JSON output."""

@@ -42,6 +42,7 @@ class MemberStatus:
     health: float
     optime_date: datetime | None
     is_self: bool = False
+    delay_seconds: int = 0  # secondaryDelaySecs in the replica-set config (a delayed member)
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class ServerObservation:
     """What a server said about itself at one moment."""
 
     version: str
-    topology: str  # "standalone", "replica set" or "sharded"
+    topology: str  # "standalone", "replica set", "replica set (not initiated)" or "sharded"
     ping_ms: float
     set_name: str | None = None
     members: tuple[MemberStatus, ...] = ()
@@ -62,14 +63,20 @@ class ServerObservation:
 def observe_server(client: MongoClient) -> ServerObservation:
     """Ping the server and describe it: version, topology, members, oplog window, shards.
 
+    Commands go to the primary when there is one, else to another member
+    (primaryPreferred): a replica set without a primary is still described.
     Raise pymongo errors; the caller translates them (toolkit.mongo.client).
     """
     admin = client.admin
+
+    def command(name: str) -> dict[str, Any]:
+        return admin.command(name, read_preference=ReadPreference.PRIMARY_PREFERRED)
+
     started = time.perf_counter()
-    admin.command("ping")
+    command("ping")
     ping_ms = (time.perf_counter() - started) * 1000
-    hello = admin.command("hello")
-    version = str(admin.command("buildInfo").get("version", "unknown"))
+    hello = command("hello")
+    version = str(command("buildInfo").get("version", "unknown"))
 
     if hello.get("msg") == "isdbgrid":
         shards = admin.command("listShards").get("shards", [])
@@ -83,10 +90,16 @@ def observe_server(client: MongoClient) -> ServerObservation:
         )
 
     if not hello.get("setName"):
-        return ServerObservation(version=version, topology="standalone", ping_ms=ping_ms)
+        # A mongod started with --replSet whose set was never initiated says isreplicaset.
+        topology = "replica set (not initiated)" if hello.get("isreplicaset") else "standalone"
+        return ServerObservation(version=version, topology=topology, ping_ms=ping_ms)
 
-    status = admin.command("replSetGetStatus")
-    members = tuple(_member_status(member) for member in status.get("members", []))
+    status = command("replSetGetStatus")
+    delays = _member_delays(command)
+    members = tuple(
+        _member_status(member, delays.get(int(member.get("_id", -1)), 0))
+        for member in status.get("members", [])
+    )
     first, last = _oplog_window(client)
     return ServerObservation(
         version=version,
@@ -99,7 +112,24 @@ def observe_server(client: MongoClient) -> ServerObservation:
     )
 
 
-def _member_status(member: dict[str, Any]) -> MemberStatus:
+def _member_delays(command: Any) -> dict[int, int]:
+    """Return each delayed member's secondaryDelaySecs by member _id (replSetGetConfig).
+
+    Empty when the config cannot be read (no privilege): no member counts as delayed.
+    """
+    try:
+        config = command("replSetGetConfig").get("config", {})
+    except pymongo.errors.OperationFailure:
+        return {}
+    delays = {}
+    for member in config.get("members", []):
+        delay = int(member.get("secondaryDelaySecs", 0) or 0)
+        if delay:
+            delays[int(member.get("_id", -1))] = delay
+    return delays
+
+
+def _member_status(member: dict[str, Any], delay_seconds: int = 0) -> MemberStatus:
     state = int(member.get("state", 6))
     optime_date = member.get("optimeDate")
     if isinstance(optime_date, datetime) and optime_date.tzinfo is None:
@@ -112,6 +142,7 @@ def _member_status(member: dict[str, Any]) -> MemberStatus:
         health=float(member.get("health", 0)),
         optime_date=optime_date if isinstance(optime_date, datetime) else None,
         is_self=bool(member.get("self", False)),
+        delay_seconds=delay_seconds,
     )
 
 

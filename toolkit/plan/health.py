@@ -17,6 +17,7 @@ class MemberHealth:
     health: float
     lag_seconds: float | None
     problem: str | None = None
+    delay_seconds: int = 0  # a delayed member's configured delay, not counted as lag
 
     @property
     def healthy(self) -> bool:
@@ -44,8 +45,19 @@ def assess_health(
     a state other than PRIMARY, SECONDARY or ARBITER, or when a secondary's
     optime is more than ``max_lag_seconds`` behind the primary's (with no
     primary, behind the most recent member, as mongosh's
-    rs.printSecondaryReplicationInfo() does).
+    rs.printSecondaryReplicationInfo() does). A delayed member
+    (secondaryDelaySecs) is behind by design: only what it trails beyond its
+    delay counts. A down member has no lag (its optime is stale, not late).
+    A server started with --replSet whose set was never initiated is degraded.
     """
+    if observation.topology == "replica set (not initiated)":
+        return HealthReport(
+            observation=observation,
+            problems=(
+                "the server runs as a replica-set member (--replSet) but the set is not "
+                "initiated: run rs.initiate() in mongosh (make up does it for the local cluster)",
+            ),
+        )
     if observation.topology != "replica set":
         return HealthReport(observation=observation)
 
@@ -63,16 +75,31 @@ def assess_health(
     assessed: list[MemberHealth] = []
     for member in members:
         lag = None
-        if reference is not None and member.optime_date is not None and member.state != ARBITER:
+        if (
+            reference is not None
+            and member.optime_date is not None
+            and member.state != ARBITER
+            and member.health > 0
+        ):
             lag = max(0.0, (reference - member.optime_date).total_seconds())
         problem = None
         if member.health == 0:
-            problem = f"member {member.name} is down ({member.state_str})"
+            state = member.state_str.strip("()")
+            problem = f"member {member.name} is down ({state})"
         elif member.state not in (PRIMARY, SECONDARY, ARBITER):
             problem = f"member {member.name} is {member.state_str}"
-        elif member.state == SECONDARY and lag is not None and lag > max_lag_seconds:
+        elif (
+            member.state == SECONDARY
+            and lag is not None
+            and lag - member.delay_seconds > max_lag_seconds
+        ):
+            beyond = (
+                f" ({lag - member.delay_seconds:.0f} s beyond its {member.delay_seconds} s delay)"
+                if member.delay_seconds
+                else ""
+            )
             problem = (
-                f"member {member.name} is {lag:.0f} s behind the primary "
+                f"member {member.name} is {lag:.0f} s behind the primary{beyond} "
                 f"(more than {max_lag_seconds:g} s)"
             )
         if problem:
@@ -84,6 +111,7 @@ def assess_health(
                 health=member.health,
                 lag_seconds=lag if member.state != PRIMARY else 0.0,
                 problem=problem,
+                delay_seconds=member.delay_seconds,
             )
         )
 
