@@ -79,8 +79,15 @@ def invoke(
     return CliResult(int(code), stdout.getvalue(), stderr.getvalue())
 
 
-def populate(client: pymongo.MongoClient, *, documents: int = 120) -> None:
-    """Create the three test databases (see the module docstring)."""
+def populate(
+    client: pymongo.MongoClient, *, documents: int = 120, seen: dt.datetime | None = None
+) -> None:
+    """Create the three test databases (see the module docstring).
+
+    ``seen`` is the date in the TTL-indexed ``tk_logs.sessions`` (default: a
+    fixed past date; a live server's TTL monitor would delete those, so live
+    tests pass a recent one).
+    """
     shop = client["tk_shop"]
     shop.create_collection(
         "orders",
@@ -149,7 +156,7 @@ def populate(client: pymongo.MongoClient, *, documents: int = 120) -> None:
     )
     logs.create_collection("sessions", validator={"kind": {"$in": ["web", "api"]}})
     logs.sessions.insert_many(
-        [{"kind": "web" if index % 2 else "api", "seen": base} for index in range(40)]
+        [{"kind": "web" if index % 2 else "api", "seen": seen or base} for index in range(40)]
     )
     logs.sessions.create_index([("seen", 1)], expireAfterSeconds=3600, name="ttl_seen")
 

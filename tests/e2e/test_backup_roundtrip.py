@@ -3,6 +3,7 @@ options, for archive and directory, zstd, gzip and none, to a local directory an
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from tests.e2e.backup_support import (
     s3_server,
     snapshot,
 )
+from tests.e2e.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = [
@@ -125,3 +127,27 @@ def test_round_trip_through_the_real_command(mongo_server, tmp_path):
     assert restored.returncode == 0, restored.stdout + restored.stderr
     assert "restore complete" in restored.stdout
     assert snapshot(client) == before
+
+
+@pytest.mark.live
+def test_round_trip_live(server, tmp_path):
+    """Create, drop, restore through the command, on a real MongoDB when MONGODB_URI is set."""
+    client = server.client()
+    drop_databases(client)
+    recent = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    populate(client, documents=30, seen=recent)
+    before = snapshot(client)
+    destination = tmp_path / "backups"
+    databases = [argument for db in DATABASES for argument in ("--db", db)]
+    try:
+        created = run_cli(
+            "backup", "create", "--no-oplog", "--to", str(destination), *databases, uri=server.uri
+        )
+        assert created.returncode == 0, created.output
+        (backup_id,) = backup_ids(destination)
+        drop_databases(client)
+        restored = run_cli("restore", str(destination / backup_id), uri=server.uri)
+        assert restored.returncode == 0, restored.output
+        assert snapshot(client) == before
+    finally:
+        drop_databases(client)
