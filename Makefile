@@ -9,7 +9,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 COMPOSE ?= docker compose
 
-.PHONY: help install test test-live test-fast lint up up-sharded down logs seed backup bench render clean
+.PHONY: docker-check help install test test-live test-fast lint up up-sharded down logs seed backup bench render clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -46,12 +46,14 @@ define require_docker
 	@docker info >/dev/null 2>&1 || { echo "make: no Docker engine is reachable (docker info failed); start Docker and try again" >&2; exit 1; }
 endef
 
-up: $(PY_STAMP)  ## Start the local replica set, apply the catalog's schema, seed once
+# Checked before anything is installed: without Docker, `make up` fails at once.
+docker-check:
 	$(require_docker)
+
+up: docker-check $(PY_STAMP)  ## Start the local replica set, apply the catalog's schema, seed once
 	scripts/up.sh
 
-up-sharded: $(PY_STAMP)  ## Start a local sharded cluster (config server, 2 shards, mongos on 127.0.0.1:27020), apply schema and sharding
-	$(require_docker)
+up-sharded: docker-check $(PY_STAMP)  ## Start a local sharded cluster (config server, 2 shards, mongos on 127.0.0.1:27020), apply schema and sharding
 	scripts/up-sharded.sh
 
 down:  ## Stop the local cluster (data volumes are kept; `docker compose down -v` drops them)
