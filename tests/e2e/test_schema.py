@@ -98,6 +98,68 @@ def test_drops_need_allow_drop(server, sentimatrix):
     client.close()
 
 
+DATED_CATALOG = """\
+databases:
+  {db}:
+    collections:
+      events:
+        validator:
+          $and:
+            - at: {{$gte: 2024-01-31T12:00:00.123456+02:00}}
+            - $jsonSchema: {{bsonType: object, properties: {{at: {{bsonType: date}}}}}}
+        indexes:
+          - {{keys: {{at: 1}}, partial: {{at: {{$gt: 2024-01-31}}}}}}
+"""
+
+
+@pytest.mark.live
+def test_dates_in_validator_and_partial_filter_converge(tmp_path, server):
+    """A YAML timestamp (timezone-aware) and the naive UTC datetime pymongo returns agree."""
+    db = f"tk_{uuid.uuid4().hex[:8]}"
+    catalog = tmp_path / "dated.yaml"
+    catalog.write_text(DATED_CATALOG.format(db=db))
+    try:
+        plan = run_cli("--catalog", str(catalog), "--json", "schema", "plan", uri=server.uri)
+        assert plan.returncode == 0, plan.output
+        assert [op["kind"] for op in plan.json()["operations"]] == [
+            "create-collection",
+            "create-index",
+        ]
+        applied = run_cli("--catalog", str(catalog), "schema", "apply", uri=server.uri)
+        assert applied.returncode == 0, applied.output
+        again = run_cli("--catalog", str(catalog), "--json", "schema", "plan", uri=server.uri)
+        assert again.returncode == 0, again.output
+        assert again.json()["pending"] == 0, again.output
+    finally:
+        client = MongoClient(server.uri)
+        client.drop_database(db)
+        client.close()
+
+
+@pytest.mark.live
+def test_level_and_action_without_validator_converge(tmp_path, server):
+    db = f"tk_{uuid.uuid4().hex[:8]}"
+    catalog = tmp_path / "loose.yaml"
+    catalog.write_text(
+        f"databases:\n  {db}:\n    collections:\n"
+        "      loose: {validation_level: moderate, validation_action: warn}\n"
+    )
+    try:
+        applied = run_cli("--catalog", str(catalog), "schema", "apply", uri=server.uri)
+        assert applied.returncode == 0, applied.output
+        again = run_cli("--catalog", str(catalog), "schema", "plan", "--check", uri=server.uri)
+        assert again.returncode == 0, again.output
+        out = tmp_path / "init"
+        rendered = run_cli("--catalog", str(catalog), "schema", "render", "--out", str(out))
+        assert rendered.returncode == 0, rendered.output
+        [script] = sorted(out.glob("*.js"))
+        assert '"validationLevel": "moderate", "validationAction": "warn"' in script.read_text()
+    finally:
+        client = MongoClient(server.uri)
+        client.drop_database(db)
+        client.close()
+
+
 def test_unknown_database_is_a_usage_error(mongo_server):
     result = run_cli("schema", "plan", "--db", "nope", uri=mongo_server.uri)
     assert result.returncode == 2

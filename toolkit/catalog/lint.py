@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from toolkit.catalog.model import Catalog, CollectionSpec, IndexSpec
-from toolkit.plan.redundancy import IndexShape, coverage
+from toolkit.plan.redundancy import IndexShape, coverage, same_identity
 from toolkit.plan.shard import lint_shard
 
 MAX_INDEXES = 64  # per collection, the _id index included
@@ -93,8 +93,17 @@ def _lint_collection(collection: CollectionSpec) -> Iterator[Finding]:
                 f"validator: required field {missing}{where} is missing from properties",
             )
     shapes = [_shape(index) for index in collection.indexes]
-    for index, shape in zip(collection.indexes, shapes, strict=True):
-        for other in shapes:
+    for position, (index, shape) in enumerate(zip(collection.indexes, shapes, strict=True)):
+        for other_position, other in enumerate(shapes):
+            if other_position != position and same_identity(shape, other):
+                if other_position < position:  # the later one is the index apply fails on
+                    yield finding(
+                        index.location,
+                        f"index {index.name} duplicates {other.name}: same key and options, "
+                        "which MongoDB refuses under a second name (code 85)",
+                    )
+                    break
+                continue
             verdict = coverage(shape, other)
             if verdict == "duplicate":
                 yield finding(index.location, f"index {index.name} duplicates {other.name}")
@@ -113,33 +122,52 @@ def _shape(index: IndexSpec) -> IndexShape:
     return IndexShape.from_options(index.name, index.keys, index.options)
 
 
-def json_schema_of(validator: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Return the $jsonSchema of a validator (top level or inside a top-level $and)."""
-    if not validator:
+def json_schema_of(validator: Any) -> dict[str, Any] | None:
+    """Return the $jsonSchema of a validator (top level or inside a top-level $and).
+
+    Anything malformed (the loader refuses it, but lint never relies on that)
+    reads as "no schema".
+    """
+    if not isinstance(validator, dict) or not validator:
         return None
     if isinstance(validator.get("$jsonSchema"), dict):
-        return validator["$jsonSchema"]
-    for clause in validator.get("$and", []) or []:
+        schema: dict[str, Any] = validator["$jsonSchema"]
+        return schema
+    clauses = validator.get("$and")
+    for clause in clauses if isinstance(clauses, list) else []:
         if isinstance(clause, dict) and isinstance(clause.get("$jsonSchema"), dict):
-            return clause["$jsonSchema"]
+            found: dict[str, Any] = clause["$jsonSchema"]
+            return found
     return None
 
 
+def _type_names(declared: Any) -> set[str] | None:
+    """The type names of a bsonType/type value; None when it is not a name or a list of them."""
+    if isinstance(declared, str):
+        return {declared}
+    if isinstance(declared, list) and declared and all(isinstance(n, str) for n in declared):
+        return set(declared)
+    return None
+
+
+def _properties(node: dict[str, Any]) -> dict[str, Any]:
+    properties = node.get("properties")
+    return properties if isinstance(properties, dict) else {}
+
+
 def _schema_at(schema: dict[str, Any], dotted: str) -> dict[str, Any] | None:
-    node: dict[str, Any] | None = schema
+    node: Any = schema
     for part in dotted.split("."):
-        if node is None:
+        if not isinstance(node, dict):
             return None
         if node.get("bsonType") == "array" or "items" in node and "properties" not in node:
-            items = node.get("items")
-            node = items if isinstance(items, dict) else None
-            if node is None:
+            node = node.get("items")
+            if not isinstance(node, dict):
                 return None
             if part.isdigit():
                 continue
-        properties = node.get("properties") or {}
-        node = properties.get(part) if isinstance(properties, dict) else None
-    return node
+        node = _properties(node).get(part)
+    return node if isinstance(node, dict) else None
 
 
 def field_types(schema: dict[str, Any], dotted: str) -> set[str] | None:
@@ -147,28 +175,27 @@ def field_types(schema: dict[str, Any], dotted: str) -> set[str] | None:
     node = _schema_at(schema, dotted)
     if node is None:
         return None
-    declared = node.get("bsonType", node.get("type"))
-    if declared is None:
+    types = _type_names(node.get("bsonType", node.get("type")))
+    if types is None:
         return None
-    types = {declared} if isinstance(declared, str) else set(declared)
-    if node.get("bsonType") == "array" and isinstance(node.get("items"), dict):
-        item_types = node["items"].get("bsonType")
-        if item_types:  # an index on an array field indexes its elements
-            types |= {item_types} if isinstance(item_types, str) else set(item_types)
+    items = node.get("items")
+    if node.get("bsonType") == "array" and isinstance(items, dict):
+        # an index on an array field indexes its elements
+        types |= _type_names(items.get("bsonType")) or set()
     return types
 
 
 def field_allowed(schema: dict[str, Any], dotted: str) -> bool:
     """False when a closed schema (additionalProperties: false) forbids the field's path."""
-    node: dict[str, Any] | None = schema
+    node: Any = schema
     for part in dotted.split("."):
-        if node is None:
+        if not isinstance(node, dict):
             return True
         if node.get("bsonType") == "array" and isinstance(node.get("items"), dict):
             node = node["items"]
             if part.isdigit():
                 continue
-        properties = node.get("properties") or {}
+        properties = _properties(node)
         if part in properties:
             node = properties[part]
             continue
@@ -181,8 +208,9 @@ def missing_required(schema: dict[str, Any], path: str = "") -> Iterator[tuple[s
     """Yield (object path, field) for each required field that its object's properties omit."""
     properties = schema.get("properties")
     if isinstance(properties, dict):
-        for field_name in schema.get("required", []) or []:
-            if field_name not in properties:
+        required = schema.get("required")
+        for field_name in required if isinstance(required, list) else []:
+            if isinstance(field_name, str) and field_name not in properties:
                 yield path, field_name
         for name, child in properties.items():
             if isinstance(child, dict):

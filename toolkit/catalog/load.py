@@ -17,12 +17,14 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from toolkit.catalog.model import (
     INDEX_OPTION_NAMES,
+    MAX_TTL_SECONDS,
     Catalog,
     CollectionSpec,
     IndexSpec,
     default_index_name,
     parse_duration,
 )
+from toolkit.catalog.validator import bson_ready, find_validator_problems, find_value_problems
 from toolkit.catalog.yamlsource import SourceMap, YamlProblem, parse_yaml
 from toolkit.errors import CatalogError
 
@@ -101,13 +103,17 @@ def load_catalog(path: Path) -> Catalog:
 
 def validate_document(document: dict[str, Any], source: SourceMap) -> list[str]:
     """Check one parsed file against the schema; return located messages, in file order."""
-    errors = sorted(
-        _validator().iter_errors(document), key=lambda e: source.line_of(e.absolute_path)
-    )
-    return [_format_error(error, source) for error in errors]
+    found = [
+        (path, message)
+        for error in _validator().iter_errors(document)
+        for path, message in _describe_error(error)
+    ]
+    found.sort(key=lambda item: source.line_of(item[0]))  # stable: same line, schema order
+    return [_located(source, path, message) for path, message in found]
 
 
-def _format_error(error: ValidationError, source: SourceMap) -> str:
+def _describe_error(error: ValidationError) -> list[tuple[tuple[Any, ...], str]]:
+    """Return (document path, message) for one schema error: one per unknown key, else one."""
     path = tuple(error.absolute_path)
     detail = error
     description = str(error.schema.get("description", "")) if isinstance(error.schema, dict) else ""
@@ -123,18 +129,29 @@ def _format_error(error: ValidationError, source: SourceMap) -> str:
         allowed = set(detail.schema.get("properties", {}))
         unexpected = [key for key in detail.instance if key not in allowed]
         if unexpected:
-            path = (*path, unexpected[0])
             known = ", ".join(sorted(allowed)) or "none"
-            message = f"unknown key {unexpected[0]!r} (known keys: {known})"
+            return [
+                ((*path, key), _INLINE_CREDENTIAL_MESSAGE)
+                if key == "password"
+                else ((*path, key), f"unknown key {key!r} (known keys: {known})")
+                for key in unexpected
+            ]
     if path and path[-1] == "password":
-        message = (
-            "a literal password is not allowed in a catalog; use password_env or password_file"
-        )
+        message = _INLINE_CREDENTIAL_MESSAGE
     elif detail.validator == "not" and detail.validator_value and "anyOf" in detail.validator_value:
         message = (
             "a view cannot have indexes, a validator, capped or time-series options, "
             "and a collection cannot be both capped and time-series"
         )
+    return [(path, message)]
+
+
+_INLINE_CREDENTIAL_MESSAGE = (
+    "a literal password is not allowed in a catalog; use password_env or password_file"
+)
+
+
+def _located(source: SourceMap, path: tuple[Any, ...], message: str) -> str:
     dotted = "/".join(str(part) for part in path) or "(top level)"
     return f"{source.locate(path)}: {dotted}: {message}"
 
@@ -157,6 +174,10 @@ def _merge(documents: list[tuple[dict[str, Any], SourceMap]], problems: list[str
                         f"{location}: {namespace} is already defined at "
                         f"{collections[namespace].location}"
                     )
+                    continue
+                found = _collection_problems(body, source, path)
+                problems.extend(found)
+                if found:
                     continue
                 try:
                     collections[namespace] = _collection(db_name, name, body, source, path)
@@ -190,6 +211,64 @@ def _merge(documents: list[tuple[dict[str, Any], SourceMap]], problems: list[str
         backup=singletons.get("backup", (None, ""))[0],
         files=tuple(files),
     )
+
+
+def _collection_problems(
+    body: dict[str, Any], source: SourceMap, path: tuple[Any, ...]
+) -> list[str]:
+    """Return located messages for what the schema cannot see but MongoDB refuses:
+    a malformed validator or partial filter, a TTL beyond int32, and index options
+    that belong to another index type."""
+    problems: list[str] = []
+    if "validator" in body:
+        where = (*path, "validator")
+        for inner, message in find_validator_problems(body["validator"]):
+            problems.append(_located(source, (*where, *inner), message))
+    for position, declared in enumerate(body.get("indexes") or []):
+        where = (*path, "indexes", position)
+        if "partial" in declared:
+            for inner, message in find_value_problems(declared["partial"]):
+                problems.append(_located(source, (*where, "partial", *inner), message))
+        if "expire_after" in declared:
+            try:
+                seconds = parse_duration(declared["expire_after"])
+            except ValueError:
+                seconds = 0  # _index reports it
+            if seconds > MAX_TTL_SECONDS:
+                problems.append(
+                    _located(
+                        source,
+                        (*where, "expire_after"),
+                        f"{declared['expire_after']!r} is {seconds} seconds; a TTL index allows "
+                        f"at most {MAX_TTL_SECONDS} (about 68 years) and MongoDB refuses more "
+                        "(code 67)",
+                    )
+                )
+        values = [value for _, value in declared["keys"].items()]
+        fields = [str(field_name) for field_name in declared["keys"]]
+        is_text = "text" in values
+        for option in ("weights", "default_language", "language_override"):
+            if option in declared and not is_text:
+                problems.append(
+                    _located(
+                        source,
+                        (*where, option),
+                        f"{option} is a text index option; this index has no text key",
+                    )
+                )
+        if "wildcard_projection" in declared and not any(
+            field_name == "$**" and value != "text"
+            for field_name, value in zip(fields, values, strict=True)
+        ):
+            problems.append(
+                _located(
+                    source,
+                    (*where, "wildcard_projection"),
+                    'wildcard_projection needs a "$**" wildcard key (a "path.$**" key '
+                    "already names the fields it indexes)",
+                )
+            )
+    return problems
 
 
 def _collection(
@@ -235,7 +314,7 @@ def _collection(
         db=db,
         name=name,
         kind=kind,
-        validator=body.get("validator"),
+        validator=bson_ready(body["validator"]) if "validator" in body else None,
         validation_level=body.get("validation_level"),
         validation_action=body.get("validation_action"),
         capped=body.get("capped"),
@@ -245,7 +324,7 @@ def _collection(
         ),
         collation=body.get("collation"),
         view_on=view["view_on"] if view else None,
-        pipeline=tuple(view["pipeline"]) if view else None,
+        pipeline=tuple(bson_ready(view["pipeline"])) if view else None,
         change_stream_pre_and_post_images=body.get("change_stream_pre_and_post_images"),
         indexes=tuple(indexes),
         shard=body.get("shard"),
@@ -264,6 +343,8 @@ def _index(declared: dict[str, Any], location: str) -> IndexSpec:
         value = declared[catalog_name]
         if catalog_name == "expire_after":
             value = parse_duration(value)
+        elif catalog_name == "partial":
+            value = bson_ready(value)
         elif catalog_name == "wildcard_projection":
             value = {field_name: int(bool(flag)) for field_name, flag in value.items()}
         if catalog_name in ("unique", "sparse", "hidden") and value is False:

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+# expireAfterSeconds of a TTL index is an int32 on the server (index_key_validate.cpp).
+MAX_TTL_SECONDS = 2**31 - 1
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _DURATION = re.compile(r"^([0-9]+)(s|m|h|d|w|y)$")
 
@@ -32,13 +34,16 @@ INDEX_OPTION_NAMES = {
 }
 
 
-def parse_duration(value: int | str) -> int:
+def parse_duration(value: int | float | str) -> int:
     """Return the seconds in a catalog duration (3600, "90m", "7d", "1y" = 365 days).
 
     Raise ValueError for anything else (the schema has already refused it).
     """
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
+    # JSON Schema counts 3600.0 as an integer, so the schema lets it through.
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
     match = _DURATION.match(str(value))
     if not match:
         raise ValueError(f"not a duration: {value!r}")

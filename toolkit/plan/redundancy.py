@@ -3,7 +3,10 @@
 The rules (stricter than pt-mongodb-index-check, which compares keys as joined
 strings so that {f1: 1} looks like a prefix of {f10: 1}):
 
-- ``duplicate``: the key patterns are equal.
+- ``duplicate``: the key patterns are equal. Whatever else holds, two indexes
+  whose key, unique, sparse, partial filter, collation and wildcard projection
+  are all equal are duplicates, unique and TTL ones included: MongoDB counts
+  them as one index and refuses the second name (code 85).
 - ``redundant``: A's key is an ordered prefix of B's, or of B's with every
   direction flipped, comparing whole field names; A uses only 1/-1. An equal
   key with every direction flipped ({a: 1, b: -1} and {a: -1, b: 1}) is a
@@ -42,6 +45,7 @@ class IndexShape:
     ttl: bool = False
     partial: Any = None
     collation: Any = None
+    wildcard_projection: Any = None
 
     @classmethod
     def from_options(cls, name: str, keys: KeyPattern, options: Mapping[str, Any]) -> IndexShape:
@@ -55,6 +59,7 @@ class IndexShape:
             ttl="expireAfterSeconds" in options,
             partial=options.get("partialFilterExpression"),
             collation=options.get("collation"),
+            wildcard_projection=options.get("wildcardProjection"),
         )
 
     @property
@@ -101,10 +106,33 @@ def _same_filter(a: Any, b: Any) -> bool:
     return canonical(a) == canonical(b)
 
 
+def _same_key(a: KeyPattern, b: KeyPattern) -> bool:
+    return len(a) == len(b) and all(
+        name_a == name_b and _same_value(value_a, value_b)
+        for (name_a, value_a), (name_b, value_b) in zip(a, b, strict=True)
+    )
+
+
+def same_identity(a: IndexShape, b: IndexShape) -> bool:
+    """True when MongoDB sees one index in both: equal key, unique, sparse, partial
+    filter, collation and wildcard projection (IndexDescriptor::compareIndexOptions).
+    createIndexes refuses the second under another name (code 85)."""
+    return (
+        _same_key(a.keys, b.keys)
+        and a.unique == b.unique
+        and a.sparse == b.sparse
+        and _same_filter(a.partial, b.partial)
+        and _same_collation(a.collation, b.collation)
+        and canonical(a.wildcard_projection) == canonical(b.wildcard_projection)
+    )
+
+
 def coverage(a: IndexShape, b: IndexShape) -> str | None:
     """Return "duplicate" or "redundant" when index ``a`` is covered by ``b``, else None."""
-    if a.name == b.name:
+    if a.name == b.name or a.name == "_id_":
         return None
+    if same_identity(a, b):
+        return "duplicate"
     if a.is_constraint:
         return None
     if b.hidden:
@@ -119,10 +147,7 @@ def coverage(a: IndexShape, b: IndexShape) -> str | None:
         return None
     if not _same_collation(a.collation, b.collation):
         return None
-    if len(a.keys) == len(b.keys) and all(
-        name_a == name_b and _same_value(value_a, value_b)
-        for (name_a, value_a), (name_b, value_b) in zip(a.keys, b.keys, strict=True)
-    ):
+    if _same_key(a.keys, b.keys):
         return "duplicate"
     if len(a.keys) > len(b.keys) or not _can_cover(b.keys):
         return None

@@ -15,6 +15,7 @@ unchanged catalog must plan nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ LOCALE_COLLATION_DEFAULTS: dict[str, dict[str, Any]] = {"fr_CA": {"backwards": T
 IN_PLACE_INDEX_OPTIONS = ("expireAfterSeconds", "hidden")
 IGNORED_INDEX_FIELDS = {"v", "ns", "background", "textIndexVersion", "2dsphereIndexVersion"}
 INDEX_OPTION_DEFAULTS: dict[str, Any] = {"unique": False, "sparse": False, "hidden": False}
+_EPOCH = dt.datetime(1970, 1, 1)
 
 
 # --------------------------------------------------------------------------- observed state
@@ -137,6 +139,13 @@ def create_collection(spec: CollectionSpec, reason: str) -> Operation:
         command["validator"] = spec.validator
         command["validationLevel"] = spec.validation_level or DEFAULT_VALIDATION_LEVEL
         command["validationAction"] = spec.validation_action or DEFAULT_VALIDATION_ACTION
+    elif spec.kind != "view":
+        # create takes the level and action without a validator (they apply to one
+        # added later); leaving them out would plan a collMod right after apply.
+        if spec.validation_level:
+            command["validationLevel"] = spec.validation_level
+        if spec.validation_action:
+            command["validationAction"] = spec.validation_action
     if spec.change_stream_pre_and_post_images:
         command["changeStreamPreAndPostImages"] = {"enabled": True}
     return Operation(spec.db, spec.name, reason, kind="create-collection", command=command)
@@ -162,9 +171,17 @@ def drop_index(db: str, collection: str, name: str, reason: str) -> Operation:
 
 
 def canonical(value: Any) -> Any:
-    """A comparable form of a document: numbers by value, mapping key order ignored."""
+    """A comparable form of a document: numbers by value, mapping key order ignored,
+    dates as UTC milliseconds.
+
+    A YAML timestamp is timezone-aware (or naive, meaning UTC) and has
+    microseconds; pymongo returns a naive UTC datetime cut to the millisecond
+    BSON stores. Both reduce to the same milliseconds since the epoch.
+    """
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
+    if isinstance(value, dt.datetime):
+        return ("date", utc_milliseconds(value))
     if isinstance(value, int | float):
         number = float(value)
         return ("number", number if not math.isnan(number) else "nan")
@@ -173,6 +190,14 @@ def canonical(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return ("list", tuple(canonical(item) for item in value))
     return ("other", repr(value))
+
+
+def utc_milliseconds(value: dt.datetime) -> int:
+    """Milliseconds since the epoch of a datetime, naive meaning UTC (as BSON stores it)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    delta = value - _EPOCH
+    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
 
 
 def ordered_key(key: Iterable[tuple[str, Any]]) -> tuple[tuple[str, Any], ...]:

@@ -4,6 +4,7 @@ import io
 import re
 from contextlib import redirect_stderr, redirect_stdout
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,6 +17,19 @@ GOOD = {
             "collections": {
                 "orders": {
                     "validation_level": "strict",
+                    "validator": {
+                        "$jsonSchema": {
+                            "bsonType": "object",
+                            "required": ["customer"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "_id": {"bsonType": "objectId"},
+                                "customer": {"bsonType": "date"},
+                                "lines": {"bsonType": "array", "items": {"bsonType": "object"}},
+                            },
+                        },
+                        "$and": [{"customer": {"$exists": True}}],
+                    },
                     "indexes": [{"keys": {"customer": 1}, "expire_after": "7d", "unique": False}],
                 }
             }
@@ -61,6 +75,68 @@ PATHS = [
     ("backup", "compress"),
     ("unknown_section",),
 ]
+
+
+ORDERS = ("databases", "shop", "collections", "orders")
+VALIDATOR = (*ORDERS, "validator")
+SCHEMA = (*VALIDATOR, "$jsonSchema")
+VALIDATOR_PATHS = [
+    VALIDATOR,
+    SCHEMA,
+    (*VALIDATOR, "$and"),
+    (*VALIDATOR, "$and", 0),
+    (*VALIDATOR, "$or"),
+    (*VALIDATOR, "customer"),
+    (*SCHEMA, "required"),
+    (*SCHEMA, "properties"),
+    (*SCHEMA, "bsonType"),
+    (*SCHEMA, "items"),
+    (*SCHEMA, "additionalProperties"),
+    (*SCHEMA, "enum"),
+    (*SCHEMA, "properties", "customer"),
+    (*SCHEMA, "properties", "customer", "bsonType"),
+    (*SCHEMA, "properties", "customer", "type"),
+    (*SCHEMA, "properties", "lines", "items"),
+    (*SCHEMA, "properties", "lines", "items", "bsonType"),
+]
+# Words a validator is made of, so that mutations reach past the first type check.
+validator_words = st.sampled_from(
+    [
+        "$jsonSchema",
+        "$and",
+        "$or",
+        "$nor",
+        "$expr",
+        "$where",
+        "$exists",
+        "$in",
+        "$near",
+        "bsonType",
+        "type",
+        "properties",
+        "required",
+        "items",
+        "enum",
+        "additionalProperties",
+        "patternProperties",
+        "minLength",
+        "format",
+        "date",
+        "string",
+        "array",
+        "object",
+        "integer",
+        "number",
+    ]
+)
+validator_values = st.recursive(
+    scalars | validator_words,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=6) | validator_words, inner, max_size=3)
+    ),
+    max_leaves=10,
+)
 
 
 def run_check(tmp_path, text: str):
@@ -123,3 +199,38 @@ def test_bad_yaml(tmp_path, cut, junk):
     if code == 0:
         return
     assert_clean_refusal(code, out, err, file)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(path=st.sampled_from(VALIDATOR_PATHS), value=validator_values)
+def test_malformed_validators(tmp_path, path, value):
+    """A validator MongoDB would refuse exits 2 with its location; one it accepts exits 0."""
+    document = yaml.safe_load(yaml.safe_dump(GOOD))
+    mutate(document, path, value)
+    code, out, err, file = run_check(tmp_path, yaml.safe_dump(document))
+    if code == 0:
+        return
+    assert_clean_refusal(code, out, err, file)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        ((*SCHEMA, "required"), 5, "$jsonSchema/required: required must be a list"),
+        ((*VALIDATOR, "$and"), 5, "validator/$and: $and must be a list"),
+        ((*SCHEMA, "properties", "customer", "bsonType"), 5, "customer/bsonType: bsonType must"),
+        ((*SCHEMA, "properties", "lines", "items"), 5, "lines/items: items must be"),
+        ((*SCHEMA, "properties"), 5, "$jsonSchema/properties: properties must be a mapping"),
+        (SCHEMA, 5, "validator/$jsonSchema: $jsonSchema must be a mapping"),
+        ((*SCHEMA, "format"), "email", "keyword 'format' is not supported"),
+        ((*VALIDATOR, "$where"), "true", "$where is not allowed in a validator"),
+    ],
+)
+def test_malformed_validator_is_a_located_catalog_error(tmp_path, path, value, expected):
+    document = yaml.safe_load(yaml.safe_dump(GOOD))
+    mutate(document, path, value)
+    code, out, err, file = run_check(tmp_path, yaml.safe_dump(document))
+    assert_clean_refusal(code, out, err, file)
+    assert expected in err, err

@@ -77,7 +77,10 @@ def test_duplicates_and_prefixes_compare_whole_field_names(tmp_path):
         "    - {keys: {d: 1}}\n",
     )
     assert "index a_1 is a prefix of a_-1_b_-1" in messages
-    assert "index d_again duplicates d_1" in messages
+    assert (
+        "index d_1 duplicates d_again: same key and options, which MongoDB refuses under a "
+        "second name (code 85)" in messages
+    )
     assert not any("f1_1" in m for m in messages)  # {f1} is not a prefix of {f10}
     assert not any(m.startswith("index u_1") for m in messages)  # unique is a constraint
 
@@ -93,3 +96,51 @@ def test_clean_collection_has_no_findings(tmp_path):
         findings(tmp_path, "c:\n  indexes:\n    - {keys: {a: 1}}\n    - {keys: {b: 1, a: 1}}\n")
         == []
     )
+
+
+def test_unique_indexes_with_equal_key_and_options_are_duplicates(tmp_path):
+    messages = findings(
+        tmp_path,
+        "c:\n  indexes:\n"
+        "    - {keys: {email: 1}, unique: true, name: by_email}\n"
+        "    - {keys: {email: 1}, unique: true, name: email_unique}\n"
+        "    - {keys: {at: 1}, expire_after: 1d, name: ttl_a}\n"
+        "    - {keys: {at: 1}, expire_after: 2d, hidden: true, name: ttl_b}\n"
+        "    - {keys: {email: 1}, unique: true, sparse: true, name: sparse_email}\n"
+        "    - {keys: {w: 1}, partial: {w: {$exists: true}}, unique: true, name: w_partial}\n"
+        "    - {keys: {w: 1}, unique: true, name: w_all}\n",
+    )
+    assert messages == [
+        "index email_unique duplicates by_email: same key and options, which MongoDB "
+        "refuses under a second name (code 85)",
+        "index ttl_b duplicates ttl_a: same key and options, which MongoDB refuses under a "
+        "second name (code 85)",
+    ]
+
+
+def test_malformed_json_schema_never_crashes_the_lint_helpers():
+    from toolkit.catalog.lint import field_allowed, field_types, json_schema_of, missing_required
+
+    for validator in (
+        {"$and": 5},
+        {"$and": [5, {"$jsonSchema": 5}]},
+        {"$jsonSchema": 5},
+        5,
+        [],
+    ):
+        assert json_schema_of(validator) is None
+    for schema in (
+        {"required": 5, "properties": {"a": {}}},
+        {"required": [5, {}], "properties": {"a": {}}},
+        {"properties": 5, "additionalProperties": False},
+        {"properties": {"at": {"bsonType": 5}}},
+        {"properties": {"at": {"bsonType": [5, {}]}}},
+        {"properties": {"at": {"bsonType": "array", "items": {"bsonType": 5}}}},
+        {"properties": {"at": 5}, "additionalProperties": False},
+        {"items": 5, "bsonType": "array"},
+        {"properties": {"at": {"bsonType": "array", "items": 5}}},
+    ):
+        assert field_types(schema, "at") is None or isinstance(field_types(schema, "at"), set)
+        assert field_types(schema, "at.b.0") is None
+        assert field_allowed(schema, "at.b") in (True, False)
+        assert list(missing_required(schema)) == []

@@ -145,3 +145,109 @@ def test_missing_catalog_is_a_catalog_error(tmp_path):
         load_catalog(tmp_path / "nope.yaml")
     with pytest.raises(CatalogError, match="no catalog files"):
         load_catalog(tmp_path)
+
+
+def test_ttl_beyond_int32_seconds_is_refused_where_it_is_declared(tmp_path):
+    path = write(
+        tmp_path,
+        "t.yaml",
+        "databases:\n  s:\n    collections:\n      c:\n        indexes:\n"
+        "          - {keys: {a: 1}, expire_after: 68y}\n"
+        "          - keys: {b: 1}\n"
+        "            expire_after: 69y\n"
+        "          - {keys: {c: 1}, expire_after: 2147483648}\n",
+    )
+    problems = problems_of(path)
+    assert problems == [
+        f"{path}:8: databases/s/collections/c/indexes/1/expire_after: '69y' is 2175984000 "
+        "seconds; a TTL index allows at most 2147483647 (about 68 years) and MongoDB refuses "
+        "more (code 67)",
+        f"{path}:9: databases/s/collections/c/indexes/2/expire_after: 2147483648 is 2147483648 "
+        "seconds; a TTL index allows at most 2147483647 (about 68 years) and MongoDB refuses "
+        "more (code 67)",
+    ]
+
+
+def test_every_unknown_key_of_a_mapping_is_reported(tmp_path):
+    path = write(
+        tmp_path,
+        "k.yaml",
+        "databases:\n  s:\n    collections:\n      c:\n        indexes:\n"
+        "          - keys: {a: 1}\n"
+        "            colour: blue\n"
+        "            size: 3\n"
+        "        flavour: sour\n",
+    )
+    problems = problems_of(path)
+    assert [problem.split(": ")[1] for problem in problems] == [
+        "databases/s/collections/c/indexes/0/colour",
+        "databases/s/collections/c/indexes/0/size",
+        "databases/s/collections/c/flavour",
+    ]
+    assert problems[0].startswith(f"{path}:7:") and problems[1].startswith(f"{path}:8:")
+    assert "unknown key 'size'" in problems[1]
+
+
+@pytest.mark.parametrize(
+    ("index", "message"),
+    [
+        ("{keys: {a: 1}, weights: {a: 2}}", "weights is a text index option"),
+        ("{keys: {a: 1}, default_language: french}", "default_language is a text index option"),
+        ("{keys: {a: -1}, language_override: lang}", "language_override is a text index option"),
+        ("{keys: {a: 1}, wildcard_projection: {b: 1}}", 'wildcard_projection needs a "$**"'),
+        ("{keys: {a.$**: 1}, wildcard_projection: {b: 1}}", 'wildcard_projection needs a "$**"'),
+        ("{keys: {$**: text}, wildcard_projection: {b: 1}}", 'wildcard_projection needs a "$**"'),
+    ],
+)
+def test_type_specific_index_options_on_the_wrong_index_type(tmp_path, index, message):
+    path = write(
+        tmp_path,
+        "x.yaml",
+        f"databases:\n  s:\n    collections:\n      c:\n        indexes:\n          - {index}\n",
+    )
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}:6: databases/s/collections/c/indexes/0/")
+    assert message in problem
+
+
+def test_type_specific_index_options_on_the_right_index_type(tmp_path):
+    path = write(
+        tmp_path,
+        "x.yaml",
+        "databases:\n  s:\n    collections:\n      c:\n        indexes:\n"
+        "          - {keys: {a: text, b: 1}, weights: {a: 2}, default_language: french,"
+        " language_override: lang}\n"
+        "          - {keys: {$**: 1}, wildcard_projection: {b: 1}}\n",
+    )
+    assert len(load_catalog(path).collections[0].indexes) == 2
+
+
+def test_yaml_dates_in_validators_and_filters_become_utc_datetimes(tmp_path):
+    import datetime as dt
+
+    path = write(
+        tmp_path,
+        "d.yaml",
+        "databases:\n  s:\n    collections:\n      c:\n"
+        "        validator: {at: {$gte: 2024-01-31}}\n"
+        "        indexes:\n          - {keys: {at: 1}, partial: {at: {$in: [2024-02-01]}}}\n",
+    )
+    [collection] = load_catalog(path).collections
+    midnight = dt.datetime(2024, 1, 31, tzinfo=dt.UTC)
+    assert collection.validator == {"at": {"$gte": midnight}}
+    assert collection.indexes[0].options["partialFilterExpression"] == {
+        "at": {"$in": [midnight + dt.timedelta(days=1)]}
+    }
+
+
+def test_validator_keys_must_be_strings(tmp_path):
+    path = write(
+        tmp_path,
+        "v.yaml",
+        "databases:\n  s:\n    collections:\n      c:\n        validator:\n          5: x\n",
+    )
+    [problem] = problems_of(path)
+    assert (
+        problem
+        == f"{path}:6: databases/s/collections/c/validator/5: key 5 is not a string; quote it"
+    )

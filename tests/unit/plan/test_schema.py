@@ -312,3 +312,76 @@ def test_numbers_compare_by_value(tmp_path, numeric):
         users=ObservedCollection("app", "users", "collection", users.options, indexes)
     )
     assert plan_schema(load(tmp_path), state) == []
+
+
+def test_dates_compare_as_utc_milliseconds(tmp_path):
+    """A YAML timestamp is timezone-aware; pymongo returns it naive in UTC, to the ms."""
+    import datetime as dt
+
+    catalog = load(
+        tmp_path,
+        "databases:\n  app:\n    collections:\n      events:\n"
+        "        validator: {at: {$gte: 2024-01-31T12:00:00.123456+02:00}}\n"
+        "        indexes:\n"
+        "          - {keys: {at: 1}, partial: {at: {$gt: 2024-01-31}}}\n",
+    )
+    stored = dt.datetime(2024, 1, 31, 10, 0, 0, 123000)  # naive UTC, milliseconds
+    state = ObservedSchema(
+        (
+            ObservedCollection(
+                "app",
+                "events",
+                "collection",
+                {"validator": {"at": {"$gte": stored}}},
+                (
+                    {"v": 2, "key": {"_id": 1}, "name": "_id_"},
+                    {
+                        "v": 2,
+                        "key": {"at": 1},
+                        "name": "at_1",
+                        "partialFilterExpression": {"at": {"$gt": dt.datetime(2024, 1, 31)}},
+                    },
+                ),
+            ),
+        )
+    )
+    assert plan_schema(catalog, state) == []
+    later = ObservedCollection(
+        "app",
+        "events",
+        "collection",
+        {"validator": {"at": {"$gte": stored + dt.timedelta(milliseconds=1)}}},
+        state.collections[0].indexes,
+    )
+    assert kinds(plan_schema(catalog, ObservedSchema((later,)))) == [
+        ("modify-collection", "events", None)
+    ]
+
+
+def test_level_and_action_without_validator_are_sent_at_create(tmp_path):
+    catalog = load(
+        tmp_path,
+        "databases:\n  app:\n    collections:\n"
+        "      loose: {validation_level: moderate, validation_action: warn}\n"
+        "      level_only: {validation_level: 'off'}\n"
+        "      plain: {}\n",
+    )
+    operations = plan_schema(catalog, ObservedSchema())
+    assert [op.command for op in operations] == [
+        {"create": "loose", "validationLevel": "moderate", "validationAction": "warn"},
+        {"create": "level_only", "validationLevel": "off"},
+        {"create": "plain"},
+    ]
+    # listCollections then shows exactly what create was given: nothing left to plan.
+    applied = ObservedSchema(
+        tuple(
+            ObservedCollection(
+                "app",
+                op.collection,
+                "collection",
+                {k: v for k, v in op.command.items() if k != "create"},
+            )
+            for op in operations
+        )
+    )
+    assert plan_schema(catalog, applied) == []
