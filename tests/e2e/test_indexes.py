@@ -240,11 +240,48 @@ def test_through_a_mongos_counters_are_per_shard(mongos_server):
     assert rows["a_1"]["ops_total"] == 2
 
 
+def test_through_a_mongos_an_idle_index_is_never_called_unused(mongos_server):
+    """The mongos reads one node per shard; an index used only on shard secondaries
+    would look idle, so the report says usage is unknown and proposes no drop."""
+    client = MongoClient(mongos_server.uri)
+    client.admin.command("addShard", "shardA/127.0.0.1:1")
+    client.shop.c.insert_one({"idle": 1})
+    client.shop.c.create_index("idle")
+    client.close()
+    mongos_server.set_index_stats("shop", "c", "idle_1", ops=0, since=OLD)
+    rows = {row["name"]: row for row in report_json(mongos_server.uri, "--db", "shop")}
+    idle = rows["idle_1"]
+    assert idle["verdicts"] == ["usage-unknown"]
+    assert idle["cleanup"] is False
+    [reason] = idle["reasons"]
+    assert "shards' secondaries were not read" in reason
+    assert "against each shard's replica set" in reason
+    gate = run_cli(
+        "--catalog", NO_CATALOG, "indexes", "report", "--fail-on", "unused", uri=mongos_server.uri
+    )
+    assert gate.returncode == 0, gate.output
+    assert "usage-unknown" in gate.stdout
+
+
 def test_permission_error_names_the_role():
     with MongoTestServer(auth=True) as locked:
         result = run_cli("--catalog", NO_CATALOG, "indexes", "report", uri=locked.uri)
     assert result.returncode == 1, result.output
     assert "clusterMonitor" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_wrong_password_is_an_authentication_failure_not_a_missing_role():
+    with MongoTestServer(auth=True) as locked:
+        bootstrap = MongoClient(locked.uri)
+        bootstrap.admin.command("createUser", "root", pwd="right-one", roles=["root"])
+        bootstrap.close()
+        uri = f"mongodb://root:wrong-one@{locked.host}/?authSource=admin"
+        result = run_cli("--catalog", NO_CATALOG, "indexes", "report", uri=uri)
+    assert result.returncode == 1, result.output
+    assert "authentication failed" in result.stderr and "(code 18)" in result.stderr
+    assert "authSource" in result.stderr
+    assert "clusterMonitor" not in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -167,6 +167,72 @@ def test_strays_are_dropped_only_with_allow_drop(mongo_server, catalog):
     assert rbac(path, uri, "--json", "rbac", "plan", "--db", db).json()["pending"] == 0
 
 
+def test_roles_in_databases_outside_the_catalog_are_reported(mongo_server, catalog):
+    """Roles live in admin.system.roles whatever their database: one defined in a database
+    the catalog does not name (and that holds no data) is extra like any other."""
+    path, db, _ = catalog
+    uri = mongo_server.uri
+    assert rbac(path, uri, "rbac", "apply").returncode == 0
+    client = MongoClient(uri)
+    client.legacy.command("createRole", "old_reader", privileges=[], roles=["read"])
+    client.archive.things.insert_one({"_id": 1})
+    client.archive.command("createRole", "old_writer", privileges=[], roles=[])
+    assert "legacy" not in client.list_database_names()
+    client.close()
+
+    plan = rbac(path, uri, "--json", "rbac", "plan")
+    assert plan.returncode == 0, plan.output
+    assert [(op["kind"], op["target"], op["destructive"]) for op in plan.json()["operations"]] == [
+        ("drop-role", "role old_reader@legacy", True),
+        ("drop-role", "role old_writer@archive", True),
+    ]
+    skipped = rbac(path, uri, "--json", "rbac", "apply").json()
+    assert skipped["changed"] is False and skipped["skipped"] == 2
+    dropped = rbac(path, uri, "--json", "rbac", "apply", "--allow-drop").json()
+    assert dropped["done"] == 2
+    assert rbac(path, uri, "--json", "rbac", "plan").json()["pending"] == 0
+
+
+RESTRICTED_CATALOG = """
+roles:
+  - role: office_reader
+    db: {db}
+    roles: [read]
+    authentication_restrictions:
+      - {{clientSource: [10.0.0.0/8, 127.0.0.1], serverAddress: [127.0.0.1]}}
+  - role: office_lead
+    db: {db}
+    roles: [office_reader]
+    authentication_restrictions:
+      - {{clientSource: [127.0.0.1]}}
+"""
+
+
+def test_role_with_authentication_restrictions_plan_apply_plan(mongo_server, tmp_path):
+    db = f"rbac_{uuid.uuid4().hex[:6]}"
+    path = tmp_path / "catalog.yaml"
+    path.write_text(RESTRICTED_CATALOG.format(db=db))
+    uri = mongo_server.uri
+    first = rbac(path, uri, "--json", "rbac", "plan")
+    assert [op["kind"] for op in first.json()["operations"]] == ["create-role", "create-role"]
+    applied = rbac(path, uri, "--json", "rbac", "apply")
+    assert applied.returncode == 0, applied.output
+    assert applied.json()["done"] == 2
+    again = rbac(path, uri, "rbac", "plan", "--check")
+    assert again.returncode == 0, again.output
+    assert "in sync" in again.stdout
+
+    # a changed restriction is planned as an update, and applying it converges
+    path.write_text(RESTRICTED_CATALOG.format(db=db).replace("10.0.0.0/8", "192.168.0.0/16"))
+    changed = rbac(path, uri, "--json", "rbac", "plan").json()
+    assert [(op["kind"], op["target"]) for op in changed["operations"]] == [
+        ("update-role", f"role office_reader@{db}")
+    ]
+    assert "authentication restrictions differ" in changed["operations"][0]["reason"]
+    assert rbac(path, uri, "rbac", "apply").returncode == 0
+    assert rbac(path, uri, "rbac", "plan", "--check").returncode == 0
+
+
 def test_with_authentication_the_connected_user_is_never_dropped(catalog):
     path, db, _ = catalog
     admin_password = "Admin-" + uuid.uuid4().hex

@@ -129,6 +129,57 @@ def test_plan_apply_plan_is_empty(cluster):
     client.close()
 
 
+PREFIX_CATALOG = """
+databases:
+  shop:
+    collections:
+      accounts:
+        shard:
+          key: {region: 1, customer_id: 1}
+          zones:
+            - {zone: EU, min: {region: eu}, max: {region: ev}}
+            - {zone: US, min: {region: us}, max: {region: ut}}
+sharding:
+  zones: {EU: [shardEU], US: [shardUS]}
+"""
+
+
+@pytest.mark.parametrize("sharded_first", [False, True])
+def test_zone_ranges_on_a_prefix_of_the_key(cluster, sharded_first):
+    """Ranges the catalog writes on a prefix of the shard key are stored with the whole
+    key (MinKey filled in), and a second plan finds them."""
+    mongos, catalog = cluster
+    catalog.write_text(PREFIX_CATALOG)
+    if sharded_first:
+        client = MongoClient(mongos.uri)
+        client.admin.command(
+            "shardCollection", "shop.accounts", key={"region": 1, "customer_id": 1}
+        )
+        client.close()
+    applied = shard_cli(catalog, mongos.uri, "--json", "shard", "apply")
+    assert applied.returncode == 0, applied.output
+    again = shard_cli(catalog, mongos.uri, "--json", "shard", "plan")
+    assert again.returncode == 0, again.output
+    assert again.json()["pending"] == 0 and again.json()["operations"] == [], again.stdout
+    client = MongoClient(mongos.uri)
+    ranges = sorted(
+        (t["tag"], t["min"], t["max"]) for t in client.config.tags.find({"ns": "shop.accounts"})
+    )
+    client.close()
+    assert ranges == [
+        (
+            "EU",
+            {"region": "eu", "customer_id": MinKey()},
+            {"region": "ev", "customer_id": MinKey()},
+        ),
+        (
+            "US",
+            {"region": "us", "customer_id": MinKey()},
+            {"region": "ut", "customer_id": MinKey()},
+        ),
+    ]
+
+
 def test_removals_need_allow_drop(cluster):
     mongos, catalog = cluster
     assert shard_cli(catalog, mongos.uri, "shard", "apply").returncode == 0

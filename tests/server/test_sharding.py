@@ -156,6 +156,95 @@ def test_zones(sharded: pymongo.MongoClient) -> None:
     assert sharded.config.shards.find_one({"_id": "shardA"})["tags"] == []
 
 
+def _zone_range(admin, minimum, maximum, zone, ns="shop.orders"):
+    return admin.command("updateZoneKeyRange", ns, min=minimum, max=maximum, zone=zone)
+
+
+def test_zone_ranges_on_a_prefix_of_the_key_are_filled_with_minkey(
+    sharded: pymongo.MongoClient,
+) -> None:
+    admin = sharded.admin
+    admin.command("shardCollection", "shop.orders", key={"region": 1, "customer": 1})
+    admin.command("addShardToZone", "shardA", zone="EU")
+    _zone_range(admin, {"region": "eu"}, {"region": "ev"}, "EU")
+    [tag] = sharded.config.tags.find()
+    assert tag["min"] == {"region": "eu", "customer": MinKey()}
+    assert tag["max"] == {"region": "ev", "customer": MinKey()}
+    assert list(tag["min"]) == ["region", "customer"]
+    # the same range again, as a prefix or in full, changes nothing
+    _zone_range(admin, {"region": "eu"}, {"region": "ev"}, "EU")
+    _zone_range(
+        admin, {"region": "eu", "customer": MinKey()}, {"region": "ev", "customer": MinKey()}, "EU"
+    )
+    assert sharded.config.tags.count_documents({}) == 1
+    # min and max may name different prefixes
+    _zone_range(admin, {"region": "ev", "customer": MinKey()}, {"region": "ew"}, "EU")
+    assert sharded.config.tags.count_documents({}) == 2
+    # removing by the prefix removes the stored full-key range
+    _zone_range(admin, {"region": "ev"}, {"region": "ew"}, None)
+    _zone_range(admin, {"region": "eu"}, {"region": "ev"}, None)
+    assert sharded.config.tags.count_documents({}) == 0
+
+
+def test_zone_range_refusals(sharded: pymongo.MongoClient) -> None:
+    admin = sharded.admin
+    admin.command("shardCollection", "shop.orders", key={"region": 1, "customer": 1})
+    admin.command("addShardToZone", "shardA", zone="EU")
+    admin.command("addShardToZone", "shardB", zone="US")
+    _zone_range(admin, {"region": "b"}, {"region": "d"}, "EU")
+
+    not_prefix = _failure(_zone_range, admin, {"customer": 1}, {"customer": 5}, "EU")
+    assert (not_prefix.code, not_prefix.details["codeName"]) == (61, "ShardKeyNotFound")
+    assert not_prefix.details["errmsg"] == (
+        "min: { customer: 1 } is not a prefix of the shard key { region: 1, customer: 1 } "
+        "of ns: shop.orders"
+    )
+    backwards = _failure(_zone_range, admin, {"region": "z"}, {"region": "a"}, "EU")
+    assert (backwards.code, backwards.details["errmsg"]) == (
+        9,
+        'min: { region: "z" } should be less than max: { region: "a" }',
+    )
+    for low, high, zone in (
+        ({"region": "c"}, {"region": "e"}, "US"),  # partial overlap, another zone
+        ({"region": "a"}, {"region": "c"}, "EU"),  # partial overlap, the same zone
+        ({"region": "a"}, {"region": "z"}, "US"),  # contains the existing range
+        ({"region": "b", "customer": 5}, {"region": "c"}, "US"),  # inside it
+        ({"region": "b"}, {"region": "d"}, "US"),  # the same range, another zone
+    ):
+        overlap = _failure(_zone_range, admin, low, high, zone)
+        assert (overlap.code, overlap.details["codeName"]) == (178, "RangeOverlapConflict")
+    overlap = _failure(_zone_range, admin, {"region": "c"}, {"region": "e"}, "US")
+    assert overlap.details["errmsg"] == (
+        'Zone range: { region: "c", customer: MinKey } -->> { region: "e", customer: MinKey }'
+        '  on  US is overlapping with existing: { region: "b", customer: MinKey } -->> '
+        '{ region: "d", customer: MinKey }  on  EU'
+    )
+    # touching ranges do not overlap: max is exclusive
+    _zone_range(admin, {"region": "d"}, {"region": "f"}, "US")
+    _zone_range(admin, {"region": MinKey()}, {"region": "b"}, "US")
+    assert sharded.config.tags.count_documents({}) == 3
+
+
+def test_zone_ranges_on_an_unsharded_collection_are_kept_as_given(
+    sharded: pymongo.MongoClient,
+) -> None:
+    admin = sharded.admin
+    admin.command("addShardToZone", "shardA", zone="EU")
+    _zone_range(admin, {"region": "eu"}, {"region": "ev"}, "EU", ns="shop.later")
+    [tag] = sharded.config.tags.find({"ns": "shop.later"})
+    assert tag["min"] == {"region": "eu"} and tag["max"] == {"region": "ev"}
+    mismatch = _failure(
+        _zone_range, admin, {"region": "a"}, {"region": "b", "x": 1}, "EU", ns="shop.later"
+    )
+    assert mismatch.code == 61
+    hashed_key = {"device": "hashed"}
+    admin.command("shardCollection", "shop.events", key=hashed_key)
+    not_long = _failure(
+        _zone_range, admin, {"device": "a"}, {"device": "b"}, "EU", ns="shop.events"
+    )
+    assert not_long.code == 72
+
+
 def test_balancer_and_config_settings(sharded: pymongo.MongoClient) -> None:
     admin = sharded.admin
     status = admin.command("balancerStatus")

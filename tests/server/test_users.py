@@ -115,6 +115,81 @@ def test_roles(client: pymongo.MongoClient) -> None:
     assert _failure(db.command, "dropRole", "reader").code == 31
 
 
+def test_roles_info_shows_authentication_restrictions(client: pymongo.MongoClient) -> None:
+    """The manual's rolesInfo example: a role's own restrictions come wrapped in one more
+    array, and inheritedAuthenticationRestrictions has one array per role that has any."""
+    db = client.products
+    restriction = [{"clientSource": ["198.51.100.0"]}]
+    db.command(
+        "createRole",
+        "associate",
+        privileges=[],
+        roles=["readWrite"],
+        authenticationRestrictions=restriction,
+    )
+    [role] = db.command("rolesInfo", 1, showAuthenticationRestrictions=True)["roles"]
+    assert role == {
+        "_id": "products.associate",
+        "role": "associate",
+        "db": "products",
+        "roles": [{"role": "readWrite", "db": "products"}],
+        "authenticationRestrictions": [restriction],
+        "isBuiltin": False,
+        "inheritedRoles": [{"role": "readWrite", "db": "products"}],
+        "inheritedAuthenticationRestrictions": [restriction],
+    }
+    assert list(role) == [
+        "_id",
+        "role",
+        "db",
+        "roles",
+        "authenticationRestrictions",
+        "isBuiltin",
+        "inheritedRoles",
+        "inheritedAuthenticationRestrictions",
+    ]
+    # without the flag neither field is there
+    [plain] = db.command("rolesInfo", "associate")["roles"]
+    assert "authenticationRestrictions" not in plain
+    assert "inheritedAuthenticationRestrictions" not in plain
+
+    server_side = [{"serverAddress": ["10.0.0.1"]}]
+    db.command(
+        "createRole",
+        "lead",
+        privileges=[],
+        roles=["associate"],
+        authenticationRestrictions=server_side,
+    )
+    db.command("createRole", "plain", privileges=[], roles=["associate"])
+    reply = db.command(
+        "rolesInfo",
+        ["lead", "plain"],
+        showAuthenticationRestrictions=True,
+        showPrivileges=True,
+    )
+    lead, plain = reply["roles"]
+    assert lead["authenticationRestrictions"] == [server_side]
+    assert lead["inheritedAuthenticationRestrictions"] == [server_side, restriction]
+    assert list(lead) == [
+        "_id",
+        "role",
+        "db",
+        "privileges",
+        "roles",
+        "authenticationRestrictions",
+        "isBuiltin",
+        "inheritedRoles",
+        "inheritedPrivileges",
+        "inheritedAuthenticationRestrictions",
+    ]
+    assert plain["authenticationRestrictions"] == []
+    assert plain["inheritedAuthenticationRestrictions"] == [restriction]
+    [builtin] = db.command("rolesInfo", "read", showAuthenticationRestrictions=True)["roles"]
+    assert builtin["authenticationRestrictions"] == []
+    assert builtin["inheritedAuthenticationRestrictions"] == []
+
+
 def test_auth_required_and_localhost_exception(secured: MongoTestServer) -> None:
     anonymous = secured.client()
     try:

@@ -7,10 +7,13 @@ data moves: the mongos holds every document itself.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Mapping
 from typing import Any
 
 from bson import Int64, MaxKey, MinKey, ObjectId, Timestamp
+from mongomock import filtering
 
 from tests.support import indexes as index_rules
 from tests.support.bsonfmt import render
@@ -358,6 +361,75 @@ def remove_shard_from_zone(ctx: Context) -> dict[str, Any]:
     return {}
 
 
+def _shard_key_not_found(errmsg: str) -> CommandError:
+    # errors.CODE_NAMES lacks 61; the reply must still name it as mongod does.
+    return CommandError(61, errmsg)
+
+
+def _compare_bounds(left: Mapping[str, Any], right: Mapping[str, Any]) -> int:
+    """BSONObj::woCompare of two bounds: element by element, the type's place in the
+    BSON order first, then the field name, then the value; a prefix sorts first."""
+    for (left_name, left_value), (right_name, right_value) in zip(
+        left.items(), right.items(), strict=False
+    ):
+        left_type = filtering._get_compare_type(left_value)
+        right_type = filtering._get_compare_type(right_value)
+        if left_type != right_type:
+            return -1 if left_type < right_type else 1
+        if left_name != right_name:
+            return -1 if left_name < right_name else 1
+        if filtering.bson_compare(operator.lt, left_value, right_value):
+            return -1
+        if filtering.bson_compare(operator.lt, right_value, left_value):
+            return 1
+    return (len(left) > len(right)) - (len(left) < len(right))
+
+
+def _is_field_prefix(bound: Mapping[str, Any], key: Mapping[str, Any]) -> bool:
+    """BSONObj::isFieldNamePrefixOf: the bound's fields are the key's first fields."""
+    return list(bound) == list(key)[: len(bound)]
+
+
+def _extend_bound(bound: Mapping[str, Any], key: Mapping[str, Any]) -> dict[str, Any]:
+    """ShardKeyPattern::extendRangeBound(bound, false): the missing trailing fields of an
+    ascending or hashed key are filled with MinKey."""
+    extended = dict(bound)
+    for name, direction in key.items():
+        if name not in extended:
+            descending = isinstance(direction, int | float) and direction < 0
+            extended[name] = MaxKey() if descending else MinKey()
+    return extended
+
+
+def _range_text(minimum: Mapping[str, Any], maximum: Mapping[str, Any], zone: str) -> str:
+    # ZoneRange::toString
+    return f"{render(minimum)} -->> {render(maximum)}  on  {zone}"
+
+
+def _full_range(
+    state: ServerState, ns: str, minimum: Mapping[str, Any], maximum: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """includeFullShardKey: on a sharded collection, bounds naming a prefix of the shard
+    key are extended to the whole key; on an unsharded one they stay as given and
+    their own fields are the key. Return (min, max, key pattern)."""
+    sharded = state.find("config", "collections", filter={"_id": ns})
+    if not sharded:
+        if list(minimum) != list(maximum):
+            raise _shard_key_not_found(
+                f"the shard key of min {render(minimum)} doesn't match with the shard key "
+                f"of max {render(maximum)}",
+            )
+        return dict(minimum), dict(maximum), {name: 1 for name in minimum}
+    key = dict(sharded[0]["key"])
+    for name, bound in (("min", minimum), ("max", maximum)):
+        if not _is_field_prefix(bound, key):
+            raise _shard_key_not_found(
+                f"{name}: {render(bound)} is not a prefix of the shard key {render(key)} "
+                f"of ns: {ns}",
+            )
+    return _extend_bound(minimum, key), _extend_bound(maximum, key), key
+
+
 @command(
     "updateZoneKeyRange",
     "updatezonekeyrange",
@@ -367,54 +439,69 @@ def remove_shard_from_zone(ctx: Context) -> dict[str, Any]:
     fields={"min", "max", "zone"},
 )
 def update_zone_key_range(ctx: Context) -> dict[str, Any]:
+    """As mongos and the config server run it (ShardingCatalogManager::assignKeyRangeToZone
+    and removeKeyRangeFromZone): bounds on a prefix of the shard key are filled up with
+    MinKey before they are checked and stored; a range may not overlap another one of
+    the collection (RangeOverlapConflict, 178) unless it is the same range and zone."""
     state = ctx.state
     db, name = _split_ns(ctx.value)
     ns = f"{db}.{name}"
     minimum, maximum = ctx.get("min"), ctx.get("max")
     if not isinstance(minimum, Mapping) or not isinstance(maximum, Mapping):
         raise CommandError(2, "min and max must be objects")
-    if list(minimum) != list(maximum):
-        raise CommandError(
-            2, f"min: {render(minimum)} and max: {render(maximum)} must have the same fields"
-        )
     if "zone" not in ctx.body:
         raise CommandError(
             40414, "BSON field 'updateZoneKeyRange.zone' is missing but a required field"
         )
+    # ChunkRange::fromBSON, while the request is parsed
+    if _compare_bounds(minimum, maximum) >= 0:
+        raise CommandError(9, f"min: {render(minimum)} should be less than max: {render(maximum)}")
     zone = ctx.get("zone")
-    sharded = state.find("config", "collections", filter={"_id": ns})
-    if sharded and list(sharded[0]["key"]) != list(minimum):
-        raise CommandError(
-            2,
-            f"min: {render(minimum)} is not a prefix of the shard key "
-            f"{render(sharded[0]['key'])} of ns: {ns}",
-        )
-    tags = _config(state, "tags")
-    same_range = [
-        document
-        for document in state.find("config", "tags", filter={"ns": ns})
-        if same_bson(document["min"], dict(minimum)) and same_bson(document["max"], dict(maximum))
-    ]
-    if zone is None:
-        for document in same_range:
-            state.delete(tags, {"_id": document["_id"]}, limit=1)
-        return {}
-    if not isinstance(zone, str) or not zone:
+    if zone is not None and (not isinstance(zone, str) or not zone):
         raise CommandError(2, "zone must be a string or null")
+    tags = _config(state, "tags")
+    if zone is None:
+        low, high, _ = _full_range(state, ns, minimum, maximum)
+        for document in state.find("config", "tags", filter={"ns": ns}):
+            if same_bson(document["min"], low) and same_bson(document["max"], high):
+                state.delete(tags, {"_id": document["_id"]}, limit=1)
+        return {}
     if not any(zone in shard.get("tags", []) for shard in _shards(state)):
         raise CommandError(177, f"zone {zone} does not exist")
-    for document in same_range:
-        if document["tag"] == zone:
+    low, high, key = _full_range(state, ns, minimum, maximum)
+    hashed = [field for field, value in key.items() if value == "hashed"]
+    for field in hashed:
+        for value in (low.get(field), high.get(field)):
+            if not isinstance(value, Int64 | MinKey | MaxKey):
+                raise CommandError(
+                    72,
+                    f"there exists a field in the range {render(low)} -->> {render(high)} not "
+                    "of type NumberLong, MinKey, or MaxKey which corresponds to a hashed field "
+                    f"in the shard key pattern {render(key)}",
+                )
+    existing = []
+    for document in state.find("config", "tags", filter={"ns": ns}):
+        stored_min, stored_max = dict(document["min"]), dict(document["max"])
+        if _is_field_prefix(stored_min, key) and _is_field_prefix(stored_max, key):
+            # Ranges stored before the collection was sharded are compared extended.
+            stored_min, stored_max = _extend_bound(stored_min, key), _extend_bound(stored_max, key)
+        existing.append((stored_min, stored_max, str(document.get("tag"))))
+    # ZoneInfo keeps the ranges ordered by their max; the first one reaching past the
+    # new range's min and starting before its max is the one reported.
+    existing.sort(key=functools.cmp_to_key(lambda a, b: _compare_bounds(a[1], b[1])))
+    for stored_min, stored_max, stored_zone in existing:
+        if _compare_bounds(stored_max, low) <= 0 or _compare_bounds(stored_min, high) >= 0:
+            continue
+        if same_bson(stored_min, low) and same_bson(stored_max, high) and stored_zone == zone:
             return {}
         raise CommandError(
             178,
-            f"Zone range: {render({'min': minimum, 'max': maximum})} on {ns} "
-            f"is overlapping with existing: "
-            f"{render({'min': document['min'], 'max': document['max']})} on {ns}",
+            f"Zone range: {_range_text(low, high, zone)} is overlapping with existing: "
+            f"{_range_text(stored_min, stored_max, stored_zone)}",
         )
     state.insert(
         tags,
-        {"_id": ObjectId(), "ns": ns, "min": dict(minimum), "max": dict(maximum), "tag": zone},
+        {"_id": ObjectId(), "ns": ns, "min": low, "max": high, "tag": zone},
         bypass_validation=True,
     )
     return {}

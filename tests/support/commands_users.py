@@ -613,6 +613,7 @@ def roles_info(ctx: Context) -> dict[str, Any]:
     state = ctx.state
     value = ctx.value
     show_privileges = bool(ctx.get("showPrivileges"))
+    show_restrictions = bool(ctx.get("showAuthenticationRestrictions"))
     reports: list[dict[str, Any]] = []
     if value == 1 or value == 1.0 or (isinstance(value, Mapping) and "forAllDBs" in value):
         every_db = isinstance(value, Mapping)
@@ -632,46 +633,65 @@ def roles_info(ctx: Context) -> dict[str, Any]:
             else:
                 raise CommandError(2, "Role name must be either a string or an object")
     for role, db in names:
-        report = _report_role(state, role, db, show_privileges)
+        report = _report_role(state, role, db, show_privileges, show_restrictions)
         if report is not None:
             reports.append(report)
     return {"roles": reports}
 
 
 def _report_role(
-    state: ServerState, role: str, db: str, show_privileges: bool
+    state: ServerState, role: str, db: str, show_privileges: bool, show_restrictions: bool
 ) -> dict[str, Any] | None:
+    """One rolesInfo entry (AuthzManagerExternalStateLocal::getRolesDescription, in the
+    field order of the manual's examples): the stored role document without the fields
+    not asked for, then what it inherits. With showAuthenticationRestrictions a role's
+    own restrictions come wrapped in one more array, [[{clientSource: [...]}]], or [] when
+    it has none, and inheritedAuthenticationRestrictions lists its own and those of every
+    role it inherits, one array per role that has any."""
     if is_builtin_role(role, db):
         report: dict[str, Any] = {
             "role": role,
             "db": db,
             "isBuiltin": True,
             "roles": [],
-            "inheritedRoles": [],
         }
+        if show_restrictions:
+            report["authenticationRestrictions"] = []
+        report["inheritedRoles"] = []
         if show_privileges:
             privileges = _privileges_of(state, [{"role": role, "db": db}])
             report["privileges"] = privileges
             report["inheritedPrivileges"] = copy.deepcopy(privileges)
+        if show_restrictions:
+            report["inheritedAuthenticationRestrictions"] = []
         return report
     document = _find_role(state, role, db)
     if document is None:
         return None
     inherited = _role_closure(state, document.get("roles", []))
-    report = {
-        "_id": document["_id"],
-        "role": role,
-        "db": db,
-        "isBuiltin": False,
-        "roles": copy.deepcopy(document.get("roles", [])),
-        "inheritedRoles": inherited,
-    }
+    report = {"_id": document["_id"], "role": role, "db": db}
     if show_privileges:
         report["privileges"] = copy.deepcopy(document.get("privileges", []))
+    report["roles"] = copy.deepcopy(document.get("roles", []))
+    own_restrictions = document.get("authenticationRestrictions")
+    if show_restrictions:
+        report["authenticationRestrictions"] = (
+            [copy.deepcopy(own_restrictions)] if own_restrictions is not None else []
+        )
+    report["isBuiltin"] = False
+    report["inheritedRoles"] = inherited
+    if show_privileges:
         inherited_privileges = copy.deepcopy(document.get("privileges", []))
         for privilege in _privileges_of(state, inherited):
             _merge_privilege(inherited_privileges, privilege)
         report["inheritedPrivileges"] = inherited_privileges
+    if show_restrictions:
+        every_restriction = [own_restrictions] if own_restrictions else []
+        for reference in inherited:
+            custom = _find_role(state, reference["role"], reference["db"])
+            if custom is not None and custom.get("authenticationRestrictions"):
+                every_restriction.append(custom["authenticationRestrictions"])
+        report["inheritedAuthenticationRestrictions"] = copy.deepcopy(every_restriction)
     return report
 
 

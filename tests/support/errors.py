@@ -29,6 +29,7 @@ CODE_NAMES: dict[int, str] = {
     48: "NamespaceExists",
     51: "DuplicateKey_",  # placeholder, never used; real 11000 is below
     59: "CommandNotFound",
+    61: "ShardKeyNotFound",
     67: "CannotCreateIndex",
     68: "IndexAlreadyExists",
     72: "InvalidOptions",

@@ -126,6 +126,11 @@ def members_line(report: IndexReport) -> str:
     )
     if report.unreachable:
         line += f"; unreachable: {', '.join(report.unreachable)} (no index is called unused)"
+    if report.topology == "sharded":
+        line += (
+            "; through a mongos one node per shard is read, so no index is called unused "
+            "(usage-unknown instead: run the report against each shard's replica set)"
+        )
     return line
 
 
@@ -193,7 +198,7 @@ td.num{text-align:right;white-space:nowrap}code{font-size:.85rem}
 .size{background:#4a78c2}.usage{background:#3c9b5a}
 .verdict{display:inline-block;padding:0 .35rem;margin:0 .2rem .2rem 0;border-radius:3px;
 background:#eee}
-.unused,.redundant,.duplicate{background:#f6d2cc}.missing,.extra,.options-differ{background:#f7e6b5}
+.unused,.redundant,.duplicate{background:#f6d2cc}.usage-unknown{background:#e4e4e4}.missing,.extra,.options-differ{background:#f7e6b5}
 .drop{background:#c0392b;color:#fff}.meta{color:#666;font-size:.85rem}
 """
 

@@ -172,7 +172,8 @@ def report_command(
     Counters come from $indexStats on each data-bearing replica-set member
     (each counts only the queries it served) or, through a mongos, from each
     shard; sizes from $collStats. Verdicts: unused (no operations anywhere,
-    counters older than --min-age), warming-up (younger counters), redundant
+    counters older than --min-age), usage-unknown (no operations seen through
+    a mongos, which reads one node per shard), warming-up (younger counters), redundant
     and duplicate (covered by another index), hidden, building, and, against
     the catalog, missing, extra and options-differ. _id_, unique and TTL
     indexes are never proposed for dropping. Needs the role clusterMonitor.

@@ -71,7 +71,16 @@ def translate_errors(settings: ConnectionSettings, doing: str) -> Iterator[None]
     except pymongo.errors.OperationFailure as error:
         code = error.code
         reason = error.details.get("errmsg", str(error)) if error.details else str(error)
-        if code in (13, 18):  # Unauthorized, AuthenticationFailed
+        if code == 18:  # AuthenticationFailed: who we are, not what we may do
+            # Not PermissionDenied: the commands add the role they need to that, and no
+            # role helps a login that fails. mongod says no more than "Authentication
+            # failed." whether the user, the password or the database is wrong.
+            raise OperationFailed(
+                f"{doing} on {hosts}: authentication failed: {reason} (code 18)",
+                hint="check the user name and password in the URI and its authSource: the "
+                "database the user was created in (default: the URI's /database, else admin)",
+            ) from error
+        if code == 13:  # Unauthorized: authenticated (or not at all) without the privilege
             raise PermissionDenied(
                 f"{doing} on {hosts}: {reason} (code {code})",
                 hint="check the user in the URI and its roles",

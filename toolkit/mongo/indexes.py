@@ -4,8 +4,12 @@ $indexStats counters are kept per mongod and count only the operations that
 mongod served: a primary knows nothing of the reads its secondaries answer.
 So on a replica set every data-bearing member is asked directly (a
 directConnection client per member, with the same credentials and TLS
-options as the URI); through a mongos each shard answers for itself and the
-``shard`` field tells them apart.
+options as the URI). Through a mongos each shard answers for itself and the
+``shard`` field tells them apart, but only from the one node the mongos routes
+to (the primary by default): the shards' secondaries are not read, so the
+report gives ``usage-unknown`` rather than ``unused`` there. Shard members are
+not contacted directly: the mongos's users live on the config servers, and a
+shard's own replica set may not know them.
 """
 
 from __future__ import annotations

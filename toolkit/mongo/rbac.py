@@ -46,11 +46,15 @@ def _restrictions(value: Any) -> tuple[Mapping[str, Any], ...]:
 def observe_rbac(
     client: MongoClient, databases: Iterable[str], declared_roles: Iterable[tuple[str, str]]
 ) -> ObservedRbac:
-    """Return every user, the user-defined roles of ``databases`` (and of admin and the
-    users' databases), and the users this connection authenticated as.
+    """Return every user, every user-defined role of every database, and the users this
+    connection authenticated as.
 
     usersInfo with forAllDBs lists users but may not show authentication
-    restrictions, so users are asked for again by name. Raise pymongo errors.
+    restrictions, so users are asked for again by name. rolesInfo has no
+    forAllDBs: it answers for one database, so it is asked in each database
+    that holds a role (read from admin.system.roles, where mongod keeps them
+    all; a database that holds only roles is not in listDatabases), besides
+    ``databases``, admin and the users' databases. Raise pymongo errors.
     """
     listed = client.admin.command({"usersInfo": {"forAllDBs": True}}).get("users", [])
     names = [{"user": u["user"], "db": u["db"]} for u in listed]
@@ -73,7 +77,15 @@ def observe_rbac(
             )
         )
 
-    scope = sorted({*databases, "admin", *(u.db for u in users), *(db for _, db in declared_roles)})
+    scope = sorted(
+        {
+            *databases,
+            "admin",
+            *(u.db for u in users),
+            *(db for _, db in declared_roles),
+            *role_databases(client),
+        }
+    )
     roles = []
     for db in scope:
         if db == "$external":
@@ -105,6 +117,14 @@ def observe_rbac(
     authenticated = (status.get("authInfo") or {}).get("authenticatedUsers") or []
     protected = tuple((str(u["user"]), str(u["db"])) for u in authenticated)
     return ObservedRbac(roles=tuple(roles), users=tuple(users), protected=protected)
+
+
+def role_databases(client: MongoClient) -> set[str]:
+    """The databases in which user-defined roles are defined. mongod stores every
+    role in admin.system.roles with its database in ``db``; userAdminAnyDatabase
+    (which usersInfo forAllDBs needs too) grants find there."""
+    found = client.admin["system.roles"].find({}, {"db": 1, "_id": 0})
+    return {str(document["db"]) for document in found if document.get("db")}
 
 
 def to_wire(operation: RbacOperation, passwords: Mapping[PasswordSource, str]) -> dict[str, Any]:

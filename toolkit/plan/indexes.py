@@ -10,6 +10,11 @@ IndexAssessment per index with its verdicts and the reason for each:
   zero when a mongod restarts and when collMod changes the index, so younger
   counters give ``warming-up`` instead. Each member counts only the queries it
   served, so an index used only by analytics reads on a secondary is used.
+- ``usage-unknown``: through a mongos, zero operations on the node each shard
+  answered from. A mongos routes $indexStats to one node per shard, so the
+  shards' secondaries were not read and an index used only there would look
+  unused: such an index is never called ``unused`` nor proposed for dropping.
+  The reason says to run the report against each shard's replica set.
 - ``redundant`` / ``duplicate``: covered by another index of the collection
   (toolkit.plan.redundancy has the rules).
 - ``hidden``, ``building``: as the server reports them.
@@ -37,6 +42,7 @@ DEFAULT_MIN_AGE_DAYS = 7
 VERDICT_KINDS = (
     "unused",
     "warming-up",
+    "usage-unknown",
     "redundant",
     "duplicate",
     "hidden",
@@ -370,7 +376,21 @@ def _usage_verdicts(
         return []
     if not index.usage:
         return []  # no counters at all (no $indexStats entry): nothing to conclude
-    if observed.unreachable and observed.topology != "sharded":
+    if observed.topology == "sharded":
+        # A mongos sends $indexStats to one node per shard (the primary by default):
+        # the shards' secondaries were not read, so an index used only there would
+        # look unused. Say so instead of proposing a drop.
+        read = ", ".join(u.member for u in index.usage)
+        return [
+            Verdict(
+                "usage-unknown",
+                f"0 operations on the node each shard answered from ({read}), but through a "
+                "mongos $indexStats reads one node per shard and the shards' secondaries were "
+                "not read; to know, run `mongo-toolkit indexes report` against each shard's "
+                "replica set (--uri mongodb://<shard hosts>/?replicaSet=<shard>)",
+            )
+        ]
+    if observed.unreachable:
         return []  # it may be used on the member that could not be read
     young = [u for u in index.usage if u.since is None or _age(now, u.since) < min_age_seconds]
     if young:

@@ -14,11 +14,14 @@ Order matters and is fixed here:
 1. zone ranges the catalog no longer has are removed (destructive),
 2. shards join zones (addShardToZone),
 3. per collection: the collection and the index supporting the shard key
-   (the schema plan's own create operations), zone ranges that name every
-   shard key field, then shardCollection, then ranges on a prefix of the key.
-   Ranges go first where they can so that shardCollection creates initial
-   chunks along them (presplitHashedZones requires it); ranges on a prefix of
-   the key must wait until the collection is sharded (SERVER-103833),
+   (the schema plan's own create operations), its zone ranges, then
+   shardCollection. Ranges go first so that shardCollection creates initial
+   chunks along them (presplitHashedZones requires it). A range the catalog
+   writes on a prefix of the key is sent with every key field: mongod fills
+   the missing trailing fields with MinKey on both bounds (includeFullShardKey)
+   once the collection is sharded, but stores a range on an unsharded
+   collection as given; sending the full key stores the same range either way,
+   so a second plan finds it,
 4. shards leave zones the catalog no longer has (destructive),
 5. the balancer window in config.settings.
 
@@ -35,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolkit.catalog.model import Catalog, CollectionSpec, IndexSpec, default_index_name
+from toolkit.errors import CatalogError
 from toolkit.plan.schema import (
     ObservedSchema,
     canonical,
@@ -47,7 +51,9 @@ from toolkit.plan.schema import (
 KeyPattern = tuple[tuple[str, Any], ...]
 MIN_KEY = {"$minKey": 1}
 MAX_KEY = {"$maxKey": 1}
-_WINDOW = re.compile(r"^(\d\d:\d\d)-(\d\d:\d\d)$")
+# HH 00-23, MM 00-59: the balancer compares these strings with the config server's clock.
+_TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]"
+_WINDOW = re.compile(rf"^({_TIME})-({_TIME})$")
 
 
 # --------------------------------------------------------------------------- observed state
@@ -212,10 +218,14 @@ def shard_collection_command(spec: CollectionSpec) -> dict[str, Any]:
 
 
 def parse_window(text: str) -> tuple[str, str]:
-    """Split "01:00-05:00" into ("01:00", "05:00"); raise ValueError otherwise."""
+    """Split "01:00-05:00" into ("01:00", "05:00"); raise ValueError unless both times
+    are HH:MM with HH 00-23 and MM 00-59."""
     match = _WINDOW.match(text.strip())
     if not match:
-        raise ValueError(f"not a balancer window (HH:MM-HH:MM): {text!r}")
+        raise ValueError(
+            f"sharding.balancer_window {text!r} is not a balancer window: write "
+            "HH:MM-HH:MM with hours 00-23 and minutes 00-59, e.g. 01:00-05:00"
+        )
     return match.group(1), match.group(2)
 
 
@@ -224,7 +234,11 @@ def parse_window(text: str) -> tuple[str, str]:
 
 def plan_sharding(catalog: Catalog, observed: ObservedSharding) -> ShardPlan:
     """Given the catalog and what a mongos reported, return the operations (in the
-    order they must run) and the conflicts that no operation can fix."""
+    order they must run) and the conflicts that no operation can fix.
+
+    Raise CatalogError (exit 2) when the catalog's balancer window is no HH:MM-HH:MM
+    (the loader's schema refuses it first; a catalog built in code may not).
+    """
     conflicts: list[str] = []
     shard_names = {shard.name for shard in observed.shards}
     desired_zones = _desired_zones(catalog)
@@ -273,7 +287,7 @@ def plan_sharding(catalog: Catalog, observed: ObservedSharding) -> ShardPlan:
                 )
             )
 
-    balancer = _plan_balancer(catalog, observed, conflicts)
+    balancer = _plan_balancer(catalog, observed)
     ordered = (*range_removals, *zone_additions, *per_collection, *zone_removals, *balancer)
     return ShardPlan(ordered, tuple(conflicts))
 
@@ -332,34 +346,36 @@ def _plan_collection(
             )
         )
     present = {_range_identity(key, r.min, r.max, r.zone) for r in current_ranges}
-    early: list[ShardOperation] = []
-    late: list[ShardOperation] = []
+    ranges: list[ShardOperation] = []
     for declared in desired_ranges:
         if _range_identity(key, declared["min"], declared["max"], declared["zone"]) in present:
             continue
         overlaps = any(
             _overlap(key, declared["min"], declared["max"], r.min, r.max) for r in removed
         )
-        operation = ShardOperation(
-            "update-zone-range",
-            namespace,
-            "admin",
-            f"the catalog pins {_bounds_text(declared['min'], declared['max'])} to zone "
-            f"{declared['zone']}" + ("; replaces a range removed above" if overlaps else ""),
-            {
-                "updateZoneKeyRange": namespace,
-                "min": dict(declared["min"]),
-                "max": dict(declared["max"]),
-                "zone": declared["zone"],
-            },
-            needs_drop=overlaps,
+        minimum, maximum = full_bound(key, declared["min"]), full_bound(key, declared["max"])
+        ranges.append(
+            ShardOperation(
+                "update-zone-range",
+                namespace,
+                "admin",
+                f"the catalog pins {_bounds_text(minimum, maximum)} to zone "
+                f"{declared['zone']}" + ("; replaces a range removed above" if overlaps else ""),
+                {
+                    "updateZoneKeyRange": namespace,
+                    "min": minimum,
+                    "max": maximum,
+                    "zone": declared["zone"],
+                },
+                needs_drop=overlaps,
+            )
         )
-        full_key = [name for name, _ in key] == list(declared["min"]) == list(declared["max"])
-        (early if sharded is None and full_key else late).append(operation)
 
-    if sharded is None:
+    if sharded is not None:
+        operations.extend(ranges)
+    else:
         operations.extend(_supporting_operations(spec, observed))
-        operations.extend(early)
+        operations.extend(ranges)
         operations.append(
             ShardOperation(
                 "shard-collection",
@@ -369,7 +385,6 @@ def _plan_collection(
                 shard_collection_command(spec),
             )
         )
-    operations.extend(late)
     return removals, operations
 
 
@@ -410,9 +425,7 @@ def _from_schema(operation: Any) -> ShardOperation:
     )
 
 
-def _plan_balancer(
-    catalog: Catalog, observed: ObservedSharding, conflicts: list[str]
-) -> list[ShardOperation]:
+def _plan_balancer(catalog: Catalog, observed: ObservedSharding) -> list[ShardOperation]:
     declared = (catalog.sharding or {}).get("balancer_window")
     if declared is None:
         if observed.balancer_window is None:
@@ -436,8 +449,12 @@ def _plan_balancer(
     try:
         start, stop = parse_window(str(declared))
     except ValueError as error:
-        conflicts.append(str(error))
-        return []
+        # The catalog is wrong, not the cluster: a usage error, never a conflict to resolve.
+        raise CatalogError(
+            "the catalog's sharding is invalid",
+            problems=[str(error)],
+            hint="fix it and rerun `mongo-toolkit catalog check`",
+        ) from error
     if observed.balancer_window == (start, stop):
         return []
     before = "-".join(observed.balancer_window) if observed.balancer_window else "none"
@@ -477,6 +494,17 @@ def _range_identity(
         return tuple(canonical(bound.get(name, MIN_KEY)) for name, _ in key)
 
     return extended(minimum), extended(maximum), zone
+
+
+def full_bound(key: KeyPattern, bound: Mapping[str, Any]) -> dict[str, Any]:
+    """``bound`` with every field of ``key``, in key order: the fields a bound on a
+    prefix of the key leaves out get MinKey, as mongod's extendRangeBound fills them
+    (for an ascending or hashed field, on the lower and the upper bound alike).
+    A bound that is no prefix of the key is returned as it is, for mongod to refuse."""
+    names = [name for name, _ in key]
+    if list(bound) != names[: len(bound)]:
+        return dict(bound)
+    return {name: bound.get(name, MIN_KEY) for name in names}
 
 
 def _key_text(key: KeyPattern) -> str:

@@ -162,6 +162,48 @@ def test_unused_needs_every_member_readable():
     assert verdicts(report) == {"idle_1": set()}
 
 
+def test_through_a_mongos_an_idle_index_is_usage_unknown_never_unused():
+    """A mongos reads $indexStats from one node per shard: the shards' secondaries may
+    serve the reads, so zero operations there proves nothing."""
+    shard_nodes = ("shardA/a0:27018", "shardB/b0:27018")
+
+    def on_shards(name, key, ops):
+        usage = tuple(
+            MemberUsage(node, count, OLD) for node, count in zip(shard_nodes, ops, strict=True)
+        )
+        return ObservedIndex("shop", "c", name, tuple(key.items()), {"key": key}, usage, 4096)
+
+    observation = IndexObservation(
+        databases=("shop",),
+        indexes=(
+            on_shards("idle_1", {"idle": 1}, (0, 0)),
+            on_shards("used_1", {"used": 1}, (0, 3)),
+            on_shards("a_1", {"a": 1}, (0, 0)),
+            on_shards("a_1_b_1", {"a": 1, "b": 1}, (5, 0)),
+        ),
+        members=shard_nodes,
+        topology="sharded",
+    )
+    report = assess_indexes(observation, None, NOW)
+    assert verdicts(report) == {
+        "idle_1": {"usage-unknown"},
+        "used_1": set(),
+        "a_1": {"usage-unknown", "redundant"},
+        "a_1_b_1": set(),
+    }
+    rows = {row.name: row for row in report.indexes}
+    assert not rows["idle_1"].cleanup
+    assert rows["a_1"].cleanup  # covered by a_1_b_1 whatever its usage
+    [verdict] = rows["idle_1"].verdicts
+    assert "shards' secondaries were not read" in verdict.reason
+    assert "against each shard's replica set" in verdict.reason
+    assert "shardA/a0:27018, shardB/b0:27018" in verdict.reason
+    assert report.counts()["unused"] == 0 and report.counts()["usage-unknown"] == 2
+    payload = next(item for item in render_json(report) if item["name"] == "idle_1")
+    assert payload["verdicts"] == ["usage-unknown"] and payload["cleanup"] is False
+    assert payload["reasons"][0].startswith("usage-unknown: 0 operations on the node each shard")
+
+
 def test_min_age_decides_between_unused_and_warming_up():
     observation = observe(index("idle_1", {"idle": 1}, ops=UNUSED))
     assert verdicts(assess_indexes(observation, None, NOW, 7 * 86400)) == {"idle_1": {"unused"}}

@@ -6,6 +6,7 @@ import pytest
 
 from toolkit.catalog.lint import lint_catalog
 from toolkit.catalog.load import load_catalog
+from toolkit.errors import CatalogError
 from toolkit.plan.schema import ObservedCollection, ObservedSchema
 from toolkit.plan.shard import (
     ObservedShard,
@@ -13,6 +14,7 @@ from toolkit.plan.shard import (
     ObservedSharding,
     ObservedZoneRange,
     bound_order,
+    full_bound,
     implied_shard_index,
     parse_window,
     plan_sharding,
@@ -70,11 +72,10 @@ def test_empty_cluster_plans_everything_in_order(catalog):
         ("shard-collection", "shop.events"),
         ("create-collection", "shop.orders"),
         ("create-index", "shop.orders index region_1_customer_id_1_created_-1"),
-        # a range naming the whole key goes before shardCollection ...
+        # zone ranges go before shardCollection, so that it splits chunks along them
+        ("update-zone-range", "shop.orders"),
         ("update-zone-range", "shop.orders"),
         ("shard-collection", "shop.orders"),
-        # ... one on a prefix of the key only after it (SERVER-103833)
-        ("update-zone-range", "shop.orders"),
         ("set-balancer-window", "balancer"),
     ]
     by_kind = {}
@@ -93,6 +94,14 @@ def test_empty_cluster_plans_everything_in_order(catalog):
         "min": {"region": "eu", "customer_id": {"$minKey": 1}},
         "max": {"region": "ev", "customer_id": {"$minKey": 1}},
         "zone": "EU",
+    }
+    # The catalog's range on a prefix of the key is sent with the whole key, the missing
+    # field filled with MinKey on both bounds, as mongod stores it.
+    assert ranges[1].command == {
+        "updateZoneKeyRange": "shop.orders",
+        "min": {"region": "us", "customer_id": {"$minKey": 1}},
+        "max": {"region": "ut", "customer_id": {"$minKey": 1}},
+        "zone": "US",
     }
     window = by_kind["set-balancer-window"]
     assert window.database == "config"
@@ -244,10 +253,51 @@ def test_an_index_inheriting_a_collation_does_not_support_the_key(tmp_path):
     assert create_index.target == "s.c index a_1_b_1"
 
 
+def test_prefix_ranges_on_a_sharded_collection_are_sent_with_the_whole_key(catalog):
+    observed = in_sync(catalog)
+    observed = ObservedSharding(
+        shards=observed.shards,
+        collections=observed.collections,
+        ranges=observed.ranges[1:],  # the US range is missing
+        balancer_window=observed.balancer_window,
+    )
+    [operation] = plan_sharding(catalog, observed).operations
+    assert operation.kind == "update-zone-range"
+    assert operation.command["min"] == {"region": "us", "customer_id": {"$minKey": 1}}
+    assert operation.command["max"] == {"region": "ut", "customer_id": {"$minKey": 1}}
+    assert "[{region: 'us', customer_id: MinKey}, {region: 'ut', customer_id: MinKey})" in (
+        operation.reason
+    )
+
+
+def test_full_bound_fills_only_a_prefix():
+    key = (("a", 1), ("b", "hashed"), ("c", 1))
+    minimum = {"$minKey": 1}
+    assert full_bound(key, {"a": 5}) == {"a": 5, "b": minimum, "c": minimum}
+    assert list(full_bound(key, {"a": 5, "b": 7})) == ["a", "b", "c"]
+    assert full_bound(key, {"b": 1}) == {"b": 1}  # no prefix: left for mongod to refuse
+
+
 def test_parse_window_and_bound_order():
     assert parse_window("22:00-04:30") == ("22:00", "04:30")
-    with pytest.raises(ValueError):
-        parse_window("10-12")
+    assert parse_window("00:00-23:59") == ("00:00", "23:59")
+    for wrong in ("10-12", "99:99-05:00", "01:00-24:00", "01:60-05:00", "1:00-05:00"):
+        with pytest.raises(ValueError, match="hours 00-23 and minutes 00-59"):
+            parse_window(wrong)
+
+
+def test_an_impossible_balancer_window_is_a_catalog_error(catalog):
+    wrong = type(catalog)(
+        collections=catalog.collections,
+        sharding={**catalog.sharding, "balancer_window": "99:99-05:00"},
+    )
+    with pytest.raises(CatalogError) as raised:
+        plan_sharding(wrong, in_sync(catalog))
+    assert raised.value.exit_code == 2
+    assert raised.value.problems == [
+        "sharding.balancer_window '99:99-05:00' is not a balancer window: write HH:MM-HH:MM "
+        "with hours 00-23 and minutes 00-59, e.g. 01:00-05:00"
+    ]
     values = [{"$maxKey": 1}, "b", 2.5, None, {"$minKey": 1}, True, "a", -1]
     ordered = sorted(values, key=bound_order)
     assert ordered == [{"$minKey": 1}, None, -1, 2.5, "a", "b", True, {"$maxKey": 1}]
