@@ -615,3 +615,11 @@ def test_progress_bars_on_a_terminal_only(mongo_server, tmp_path):
         "backup", "create", "--to", str(tmp_path / "b"), uri=mongo_server.uri, cwd=tmp_path
     )
     assert piped.returncode == 0 and piped.stderr == ""  # none without a terminal
+
+
+def test_list_never_cuts_an_id_on_a_narrow_terminal(tmp_path):
+    backup_id = "20261123T103800Z-nightly-label"
+    (tmp_path / "backups" / backup_id).mkdir(parents=True)
+    listed = invoke("backup", "list", "--from", str(tmp_path / "backups"), env={"COLUMNS": "60"})
+    assert listed.returncode == 0, listed.output
+    assert backup_id in listed.stdout

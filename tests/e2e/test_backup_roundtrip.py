@@ -151,3 +151,30 @@ def test_round_trip_live(server, tmp_path):
         assert snapshot(client) == before
     finally:
         drop_databases(client)
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+def test_long_collection_names_round_trip_in_the_directory_layout(
+    mongo_server, tmp_path, compression
+):
+    """Names past mongodump's limit are shortened as it does; writing them must still fit."""
+    client = mongo_server.client()
+    long_name = "é" * 60  # 360 bytes once escaped: shortened to 238, as mongodump does
+    client.tk_long[long_name].insert_many([{"n": n} for n in range(5)])
+    client.tk_long[long_name].create_index("n", name="by_n")
+    before = snapshot(client, ("tk_long",))
+    destination = tmp_path / "backups"
+    created = invoke(
+        "--json", "backup", "create", "--no-oplog", "--to", str(destination),
+        "--format", "directory", "--compress", compression, "--db", "tk_long",
+        uri=mongo_server.uri, cwd=tmp_path,
+    )  # fmt: skip
+    assert created.returncode == 0, created.output
+    paths = [item["path"] for item in created.json()["files"]]
+    assert max(len(path.rsplit("/", 1)[-1].encode()) for path in paths) <= 255
+    drop_databases(client, ("tk_long",))
+    restored = invoke(
+        "restore", str(destination / created.json()["id"]), uri=mongo_server.uri, cwd=tmp_path
+    )
+    assert restored.returncode == 0, restored.output
+    assert snapshot(client, ("tk_long",)) == before

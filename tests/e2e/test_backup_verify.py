@@ -126,3 +126,36 @@ def test_verify_refuses_what_is_not_a_complete_backup(tmp_path):
     assert result.returncode == 1
     assert "incomplete" in result.stderr and "Traceback" not in result.output
     assert backup_ids(destination) == ["20260101T000000Z"]
+
+
+def test_files_the_manifest_does_not_list_fail_verify_and_block_restore(mongo_server, tmp_path):
+    client = mongo_server.client()
+    populate(client, documents=10)
+    destination = tmp_path / "backups"
+    backup_id = _create(mongo_server.uri, destination, tmp_path, "--format", "directory")
+    dump = destination / backup_id / "dump"
+    (dump / "tk_shop" / "extra.bson.zst").write_bytes((dump / "prelude.json.zst").read_bytes())
+    verified = invoke("backup", "verify", backup_id, "--from", str(destination), cwd=tmp_path)
+    assert verified.returncode == 3, verified.output
+    assert "dump/tk_shop/extra.bson.zst: not listed in the manifest" in verified.output
+    restored = invoke(
+        "restore", backup_id, "--from", str(destination), "--dry-run",
+        uri=mongo_server.uri, cwd=tmp_path,
+    )  # fmt: skip
+    assert restored.returncode == 1
+    assert "dump/tk_shop/extra.bson.zst" in restored.stderr
+
+
+def test_show_names_the_damaged_archive_of_one_of_our_backups(mongo_server, tmp_path):
+    client = mongo_server.client()
+    populate(client, documents=20)
+    destination = tmp_path / "backups"
+    backup_id = _create(mongo_server.uri, destination, tmp_path)
+    archive = destination / backup_id / "dump.archive.zst"
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    shown = invoke("backup", "show", backup_id, "--from", str(destination), cwd=tmp_path)
+    assert shown.returncode == 1, shown.output
+    assert "dump.archive.zst" in shown.stderr and "offset" in shown.stderr
+    assert "no MongoDB dump here" not in shown.stderr

@@ -59,6 +59,7 @@ from toolkit.backup.source import (
     STATUS,
     BackupLocation,
     ResolvedSource,
+    dump_path,
     is_backup_id,
     materialize,
     read_manifest,
@@ -71,8 +72,13 @@ from toolkit.backup.writer import (
     DirectoryDumpWriter,
     DumpWriter,
 )
-from toolkit.catalog.model import parse_duration
-from toolkit.errors import BackupError, ToolkitError, UsageError
+from toolkit.errors import (
+    BackupError,
+    ConnectionFailed,
+    PermissionDenied,
+    ToolkitError,
+    UsageError,
+)
 from toolkit.mongo import dump as mongo
 from toolkit.mongo import restore as mongo_restore
 from toolkit.mongo.client import ConnectionSettings, connect, translate_errors
@@ -81,6 +87,7 @@ from toolkit.plan.retention import (
     BackupRecord,
     RetentionDecision,
     RetentionPolicy,
+    parse_keep_within,
     parse_policy,
     plan_retention,
 )
@@ -747,8 +754,8 @@ def list_backups(storage: Storage) -> list[BackupSummary]:
 def show(source: str, *, destination: str | None, s3_endpoint_url: str | None) -> Inventory:
     """Return what the backup or dump at ``source`` holds, read from its files alone."""
     resolved = resolve_source(source, destination=destination, s3_endpoint_url=s3_endpoint_url)
-    with materialize(resolved) as (path, _manifest):
-        return inventory(path)
+    with materialize(resolved) as (path, manifest):
+        return inventory(path if manifest is None else dump_path(path, manifest))
 
 
 # -- verify ---------------------------------------------------------------------------------
@@ -915,6 +922,8 @@ def _restore_test(
             outcome = restore_action.restore_resolved(
                 settings, request, ResolvedSource(location.url, location=location)
             )
+        except (ConnectionFailed, PermissionDenied):
+            raise  # the scratch server's trouble, not the backup's: nothing is recorded
         except ToolkitError as error:
             test.problems.append(f"the restore failed: {error.message}")
             return test
@@ -1013,7 +1022,7 @@ def retention_policy(
         )
     if isinstance(given.get("keep_within"), str):
         try:
-            parse_duration(given["keep_within"])
+            parse_keep_within(given["keep_within"])
         except ValueError as error:
             raise UsageError(f"--keep-within: {error}", hint="e.g. 36h, 7d, 2w") from error
     try:

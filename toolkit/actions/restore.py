@@ -40,7 +40,7 @@ from toolkit.backup.namespaces import (
     select_oplog_entry,
     split_namespace,
 )
-from toolkit.backup.source import ResolvedSource, materialize, resolve_source
+from toolkit.backup.source import ResolvedSource, dump_path, materialize, resolve_source
 from toolkit.errors import BackupError, OperationFailed, ToolkitError, UsageError
 from toolkit.mongo import restore as mongo
 from toolkit.mongo.client import ConnectionSettings, connect, translate_errors
@@ -208,7 +208,7 @@ def restore_resolved(
     options = restore_options(request)
     with materialize(resolved) as (path, manifest):
         counts, oplog = _check_source(path, manifest, skip=request.dry_run)
-        contents = read_contents(path)
+        contents = read_contents(path if manifest is None else dump_path(path, manifest))
         if options.oplog_replay and not contents.has_oplog:
             raise UsageError(
                 f"{resolved.description} holds no oplog to replay",

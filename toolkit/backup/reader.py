@@ -27,7 +27,7 @@ from toolkit.backup.archive import ArchiveCollectionEnd, data_collection, read_a
 from toolkit.backup.bsonstream import DocumentReader
 from toolkit.backup.directory import OPLOG_NAME, data_file_path
 from toolkit.backup.manifest import CHUNK_SIZE, Manifest, ManifestFile
-from toolkit.backup.source import BackupLocation
+from toolkit.backup.source import BackupLocation, unlisted_files
 from toolkit.backup.writer import DIRECTORY_NAME
 from toolkit.errors import BackupError
 
@@ -222,6 +222,8 @@ def check_backup(
                 counted[(db, name)] = count
         if on_file is not None:
             on_file(entry.path, check.size)
+    for path in unlisted_files(location, manifest):
+        result.problems.append(f"{path}: not listed in the manifest (put there afterwards?)")
     if not result.problems:
         result.problems.extend(_compare_counts(manifest, counted, oplog_entries))
     result.documents = sum(counted.values())

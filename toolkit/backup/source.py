@@ -28,6 +28,7 @@ from typing import Final
 
 from toolkit.backup.manifest import CHUNK_SIZE, Manifest
 from toolkit.backup.storage import MANIFEST, LocalStorage, Storage, open_storage
+from toolkit.backup.writer import ARCHIVE_NAME, DIRECTORY_NAME
 from toolkit.errors import BackupError, UsageError
 
 BACKUP_ID: Final = re.compile(r"[0-9]{8}T[0-9]{6}Z(?:-[A-Za-z0-9_-]{1,40})?")
@@ -134,6 +135,30 @@ def looks_like_our_incomplete_backup(path: Path) -> bool:
     )
 
 
+def unlisted_files(location: BackupLocation, manifest: Manifest) -> list[str]:
+    """Return the files stored in the backup that its manifest does not list, sorted.
+
+    A backup is what its manifest lists (plus the manifest, its checksum and
+    the status file): anything else was put there afterwards.
+    """
+    listed = {entry.path for entry in manifest.files} | {MANIFEST, MANIFEST_CHECKSUM, STATUS}
+    stored = location.storage.files(location.backup_id)
+    return sorted(item.path for item in stored if item.path not in listed)
+
+
+def dump_path(root: Path, manifest: Manifest) -> Path:
+    """Return the dump inside a backup of ours at ``root``: its archive file or its directory.
+
+    Read from the manifest, so a damaged archive is read (and its damage
+    reported) rather than guessed at from the files present.
+    """
+    if manifest.layout == "archive":
+        for entry in manifest.files:
+            if entry.path.startswith(ARCHIVE_NAME):
+                return root / entry.path
+    return root / DIRECTORY_NAME
+
+
 @contextlib.contextmanager
 def materialize(resolved: ResolvedSource) -> Iterator[tuple[Path, Manifest | None]]:
     """Yield (local path of the dump, its manifest or None for a dump that is not ours).
@@ -157,6 +182,15 @@ def materialize(resolved: ResolvedSource) -> Iterator[tuple[Path, Manifest | Non
     manifest = read_manifest(location)
     local = location.storage.local_path(location.backup_id)
     if local is not None:
+        inside = [path for path in unlisted_files(location, manifest) if path.startswith("dump/")]
+        if inside:
+            shown = ", ".join(inside[:5]) + (", ..." if len(inside) > 5 else "")
+            raise BackupError(
+                f"{location.url}: the dump holds {len(inside)} file(s) its manifest does not "
+                f"list ({shown}); they would be restored too",
+                hint="they were put there after the backup was made: remove them, or restore "
+                "another backup (`backup verify` lists them)",
+            )
         yield local, manifest
         return
     with tempfile.TemporaryDirectory(prefix="mongo-toolkit-restore-") as temporary:

@@ -41,6 +41,15 @@ LOCK_NAME = ".mongo-toolkit.lock"
 RECORDS = ".mongo-toolkit"
 DEFAULT_LOCK_TTL_SECONDS = 6 * 3600
 PART_SIZE = 16 * 1024 * 1024  # S3 multipart part size (>= 5 MiB except the last)
+# S3 allows 10,000 parts per upload: the part size doubles every PARTS_PER_SIZE parts,
+# so one object can grow to S3's 5 TiB limit while memory holds one small part at a time.
+PARTS_PER_SIZE = 1000
+MAX_PART_SIZE = 5 * 1024**3  # S3's limit for one part
+
+
+def part_size(number: int) -> int:
+    """Return the size of multipart part ``number`` (1-based) of an upload."""
+    return min(MAX_PART_SIZE, PART_SIZE << ((number - 1) // PARTS_PER_SIZE))
 # A local file being written is flushed to disk in the background every this many bytes.
 SYNC_EVERY = 64 * 1024 * 1024
 # A lock file is created empty and then written: one found empty is taken for stale only
@@ -144,7 +153,9 @@ class _AtomicLocalFile(io.RawIOBase):
         super().__init__()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
-        self._temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+        # A short name of its own, not the final name plus a suffix: mongodump's names run
+        # up to 238 bytes (long ones are shortened to that), and a file name may not pass 255.
+        self._temporary = path.with_name(f".{uuid.uuid4().hex[:12]}.partial")
         self._handle = open(self._temporary, "wb")  # noqa: SIM115 - closed in close()/abort()
         self._unsynced = 0
         self._syncing: threading.Thread | None = None
@@ -385,9 +396,9 @@ class _MultipartWriter(io.RawIOBase):
 
     def write(self, data: Any) -> int:
         self._buffer += data
-        while len(self._buffer) >= PART_SIZE:
-            self._send(bytes(self._buffer[:PART_SIZE]))
-            del self._buffer[:PART_SIZE]
+        while len(self._buffer) >= (size := part_size(len(self._parts) + 1)):
+            self._send(bytes(self._buffer[:size]))
+            del self._buffer[:size]
         return len(data)
 
     def _send(self, chunk: bytes) -> None:

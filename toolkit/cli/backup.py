@@ -332,7 +332,13 @@ def list_command(app: AppContext, destination: str | None, s3_endpoint_url: str 
             "duration",
             "last verified",
         ):
-            table.add_column(column, justify="right" if column in ("size", "duration") else "left")
+            table.add_column(
+                column,
+                justify="right" if column in ("size", "duration") else "left",
+                # the id is what `show`/`verify`/`restore` take: never cut, whatever the width
+                no_wrap=column == "id",
+                min_width=max(len(item.id) for item in summaries) if column == "id" else None,
+            )
         colours = {"complete": "green", "incomplete": "yellow", "failed": "red"}
         for summary in summaries:
             verified = format_time(summary.last_verified)
@@ -511,7 +517,8 @@ def verify_command(
     "--keep-within",
     metavar="DUR",
     default=None,
-    help="Keep every backup newer than DUR (36h, 7d, 2w).",
+    help="Keep every backup newer than DUR (36h or borg's 36H, 7d, 2w, 1y; a bare m is "
+    "refused: borg means months by it, write 31d).",
 )
 @click.option(
     "--keep-last",
@@ -602,7 +609,7 @@ def prune_command(
             console.print(f"no backups in {escape(storage.url)}")
             return
         table = Table(title=escape(storage.url) + (" (dry run)" if dry_run else ""))
-        table.add_column("id")
+        table.add_column("id", no_wrap=True, min_width=max(len(d.id) for d in result.decisions))
         table.add_column("status")
         table.add_column("decision")
         table.add_column("rule / reason")

@@ -40,6 +40,7 @@ On top of borg:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
@@ -180,11 +181,29 @@ PERIOD_RULES: tuple[PeriodRule, ...] = (
 POLICY_KEYS: tuple[str, ...] = tuple(option.name for option in fields(RetentionPolicy))
 
 
+def parse_keep_within(value: int | float | str) -> int:
+    """Return the seconds of a keep_within duration; raise ValueError for a bad one.
+
+    A catalog duration ("36h", "7d", "2w", "1y", or seconds), plus borg's
+    "36H". A bare "m" is refused: borg reads "1m" as 31 days, catalog
+    durations read it as a minute, and guessing wrong deletes backups.
+    """
+    text = str(value).strip()
+    if re.fullmatch(r"[0-9]+m", text):
+        raise ValueError(
+            f"{value!r} is ambiguous: borg reads m as months (31 days), catalog durations as "
+            "minutes; write 31d for a borg month, or hours (e.g. 2h)"
+        )
+    if re.fullmatch(r"[0-9]+H", text):
+        return int(text[:-1]) * 3600
+    return parse_duration(value)
+
+
 def parse_policy(section: Mapping[str, Any]) -> RetentionPolicy:
     """Given the catalog's ``backup.retention`` mapping, return its RetentionPolicy.
 
-    ``keep_within`` is a catalog duration ("7d", "36h", or seconds; note that in
-    the catalog "m" is minutes, where borg reads "1m" as 31 days); the other
+    ``keep_within`` is a catalog duration ("7d", "36h" or borg's "36H", or
+    seconds; a bare "m" is refused, see ``parse_keep_within``); the other
     keys are positive integers. Raise ValueError listing every unknown key and
     bad value at once. An empty mapping gives an empty policy, which
     plan_retention refuses.
@@ -201,9 +220,9 @@ def parse_policy(section: Mapping[str, Any]) -> RetentionPolicy:
         value = section[key]
         if key == "keep_within":
             try:
-                seconds = parse_duration(value)
-            except ValueError:
-                problems.append(f"keep_within: not a duration: {value!r}")
+                seconds = parse_keep_within(value)
+            except ValueError as error:
+                problems.append(f"keep_within: {error}")
                 continue
             if seconds == 0:
                 problems.append(f"keep_within: must be longer than 0s, not {value!r}")

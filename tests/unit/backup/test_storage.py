@@ -289,3 +289,12 @@ def test_big_local_files_are_flushed_while_written(tmp_path, monkeypatch):
             handle.write(b"x" * 600)
     assert synced  # some of it reached the disk before the commit's fsync
     assert (tmp_path / "20260101T000000Z" / "big").read_bytes() == b"x" * 6000
+
+
+def test_part_sizes_reach_s3s_object_limit_within_its_part_limit():
+    from toolkit.backup.storage import MAX_PART_SIZE, part_size
+
+    sizes = [part_size(number) for number in range(1, 10_001)]  # S3: at most 10,000 parts
+    assert sizes[0] == 16 * 1024 * 1024 and sizes[999] == sizes[0] and sizes[1000] == 2 * sizes[0]
+    assert max(sizes) <= MAX_PART_SIZE
+    assert sum(sizes) >= 5 * 1024**4  # S3's largest object, 5 TiB

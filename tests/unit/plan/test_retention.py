@@ -634,3 +634,11 @@ def test_plan_matches_the_reference_implementation(scenario):
             assert decision.reason.startswith("no rule keeps it: ")
         if statuses[decision.id] != "complete":
             assert decision.rules in ((), ("running",))
+
+
+def test_keep_within_reads_borg_hours_and_refuses_the_ambiguous_m():
+    assert parse_policy({"keep_within": "36H"}).keep_within == timedelta(hours=36)
+    assert parse_policy({"keep_within": "36h"}).keep_within == timedelta(hours=36)
+    assert parse_policy({"keep_within": "2w"}).keep_within == timedelta(weeks=2)
+    with pytest.raises(ValueError, match="borg reads m as months"):
+        parse_policy({"keep_within": "1m"})
