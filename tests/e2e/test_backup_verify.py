@@ -159,3 +159,20 @@ def test_show_names_the_damaged_archive_of_one_of_our_backups(mongo_server, tmp_
     assert shown.returncode == 1, shown.output
     assert "dump.archive.zst" in shown.stderr and "offset" in shown.stderr
     assert "no MongoDB dump here" not in shown.stderr
+
+
+def test_an_unreachable_scratch_server_is_not_a_failed_verification(mongo_server, tmp_path):
+    client = mongo_server.client()
+    populate(client, documents=5)
+    destination = tmp_path / "backups"
+    backup_id = _create(mongo_server.uri, destination, tmp_path)
+    verified = invoke(
+        "--timeout", "1", "backup", "verify", backup_id, "--from", str(destination),
+        "--restore-test", cwd=tmp_path,
+        env={"TOOLKIT_RESTORE_TEST_URI": "mongodb://u:hunter2@127.0.0.1:1"},
+    )  # fmt: skip
+    assert verified.returncode == 1, verified.output
+    assert "cannot reach" in verified.stderr and "hunter2" not in verified.output
+    listed = invoke("--json", "backup", "list", "--from", str(destination), cwd=tmp_path)
+    [entry] = listed.json()["backups"]
+    assert entry["verified_ok"] is None  # nothing recorded: the backup was not found wanting

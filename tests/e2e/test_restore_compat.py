@@ -160,6 +160,18 @@ def test_oplog_of_the_real_dump_is_replayed(mongo_server, tmp_path):
     assert oplog["applied"] + oplog["skipped"] == 3
 
 
+def test_a_dry_run_of_a_real_dump_plans_what_the_run_does(mongo_server, tmp_path):
+    planned = invoke(
+        "--json", "restore", str(COMPAT / "oplogdump"), "--oplog-replay", "--dry-run",
+        uri=mongo_server.uri, cwd=tmp_path,
+    )  # fmt: skip
+    assert planned.returncode == 0, planned.output
+    steps = {step["kind"]: step for step in planned.json()["steps"]}
+    assert steps["oplog"]["documents"] == 3
+    assert steps["insert"]["documents"] == 5
+    assert mongo_server.client().list_database_names() == ["admin", "config", "local"]
+
+
 @pytest.mark.parametrize(("name", "offset"), DAMAGED)
 def test_damaged_dump_is_refused_cleanly(name, offset, mongo_server, tmp_path):
     source = COMPAT / name

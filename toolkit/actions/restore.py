@@ -278,7 +278,8 @@ def _check_source(
 
     Ours: every file's size and SHA-256 against the manifest (counts from
     it). Any other dump: read whole with structural checks (counts from
-    that). ``skip`` (a dry run) reads only what is cheap.
+    that). ``skip`` (a dry run) checks no SHA-256 and walks no document's
+    structure.
     """
     if manifest is not None:
         if not skip:
@@ -299,9 +300,9 @@ def _check_source(
                 OplogTimestamp(last.t, last.i),
             )
         return counts, oplog
-    if skip:
-        return {}, None
-    found = inventory(path, validate=True)
+    # A dry run reads the dump as `backup show` does (framing and CRCs, no structural walk):
+    # its plan then has the same counts and oplog as the real run.
+    found = inventory(path, validate=not skip)
     counts = {f"{item.db}.{item.collection}": item.documents for item in found.collections}
     oplog = None
     if found.oplog is not None:

@@ -447,9 +447,10 @@ def show_command(
 @click.option(
     "--into",
     metavar="URI",
+    envvar="TOOLKIT_RESTORE_TEST_URI",
     default=None,
-    help="Server for --restore-test (default: --uri). Pass a password only through the "
-    "environment; it is masked in all output.",
+    help="Server for --restore-test (default: --uri). With a password, set it in "
+    "TOOLKIT_RESTORE_TEST_URI rather than on the command line; it is masked in all output.",
 )
 @from_option
 @s3_endpoint_option
