@@ -136,3 +136,92 @@ def test_out_is_byte_identical_and_needs_no_server(tmp_path):
     assert names == sorted(p.name for p in second.iterdir()) and names
     for name in names:
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def _apply(catalog: Path, uri: str) -> None:
+    applied = run_cli("--catalog", str(catalog), "schema", "apply", uri=uri)
+    assert applied.returncode == 0, applied.output
+
+
+def test_a_catalog_error_in_a_later_collection_writes_nothing(mongo_server, tmp_path):
+    import yaml
+
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(
+        yaml.safe_dump(
+            {
+                "databases": {
+                    "shop": {
+                        "collections": {
+                            "users": {"seed": {"count": 5}},
+                            # a reference whose values (strings) the validator refuses
+                            "posts": {
+                                "validator": {
+                                    "$jsonSchema": {
+                                        "properties": {"user_id": {"bsonType": "objectId"}}
+                                    }
+                                },
+                                "seed": {"count": 5, "fields": {"user_id": {"ref": "users.email"}}},
+                            },
+                        }
+                    }
+                }
+            }
+        )
+    )
+    _apply(catalog, mongo_server.uri)
+    failed = run_cli(
+        "--catalog", str(catalog), "seed", "--seed", "1", "--if-empty", uri=mongo_server.uri
+    )
+    assert failed.returncode == 2 and "shop.posts" in failed.stderr and "user_id" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    client = MongoClient(mongo_server.uri)
+    try:
+        assert client.shop.users.count_documents({}) == 0  # the next --if-empty run seeds
+    finally:
+        client.close()
+
+
+def test_append_leaves_out_fixtures_already_there(mongo_server):
+    catalog = CATALOGS / "sentimatrix.yaml"
+    _apply(catalog, mongo_server.uri)
+    users = ("--catalog", str(catalog), "--json", "seed", "--collection", "users")
+    first = run_cli(*users, "--seed", "1", uri=mongo_server.uri, env=ENV)
+    assert first.returncode == 0, first.output
+    appended = run_cli(*users, "--seed", "2", "--append", uri=mongo_server.uri, env=ENV)
+    assert appended.returncode == 0, appended.output
+    [result] = appended.json()["collections"]
+    assert result["rejected"] == 0 and result["existing_fixtures"] == 2
+    client = MongoClient(mongo_server.uri)
+    try:
+        logins = client.sentimatrix_studio.users
+        assert logins.count_documents({"email": "testuser0@example.com"}) == 1
+        assert logins.count_documents({}) == first.json()["documents"] + result["documents"]
+    finally:
+        client.close()
+    # The same seed again draws the same _ids and keys as the run before it: say so.
+    again = run_cli(*users, "--seed", "2", "--append", uri=mongo_server.uri, env=ENV)
+    assert again.returncode == 1
+    assert "--seed not used for it before" in " ".join(again.stderr.split())
+
+
+def test_inserted_dates_are_relative_to_today(mongo_server):
+    import datetime as dt
+
+    catalog = CATALOGS / "archiverr.yaml"
+    _apply(catalog, mongo_server.uri)
+    seeded = run_cli(
+        "--catalog", str(catalog), "--json", "seed", "--seed", "1", uri=mongo_server.uri
+    )
+    assert seeded.returncode == 0, seeded.output
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    assert str(seeded.json()["now"]).startswith(today)
+    client = MongoClient(mongo_server.uri, tz_aware=True)
+    try:
+        newest = client.archiverr.executions.find_one(sort=[("started_at", -1)])
+        # the TTL index on started_at keeps 90 days: every run is well inside them
+        oldest = client.archiverr.executions.find_one(sort=[("started_at", 1)])
+        assert newest["started_at"].date().isoformat() <= today
+        assert dt.datetime.now(dt.UTC) - oldest["started_at"] < dt.timedelta(days=89)
+    finally:
+        client.close()

@@ -12,14 +12,21 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.catalog.load import load_catalog
-from toolkit.errors import OperationFailed, UsageError
+from toolkit.errors import CatalogError, OperationFailed, UsageError
 from toolkit.mongo.client import ConnectionSettings, connect, translate_errors
-from toolkit.mongo.seed import delete_documents, insert_documents, observe_targets
-from toolkit.seed.engine import DEFAULT_NOW, Seeder
+from toolkit.mongo.seed import (
+    TargetState,
+    delete_documents,
+    find_existing,
+    insert_documents,
+    observe_targets,
+)
+from toolkit.seed.engine import DEFAULT_NOW, Seeder, start_of_today
 from toolkit.seed.output import output_path, write_documents
-from toolkit.seed.plan import SeedPlan, plan_seed
+from toolkit.seed.plan import CollectionPlan, SeedPlan, plan_seed
 
 MODES = ("refuse", "drop", "append", "if-empty")
+DUPLICATE_KEY = 11000  # the server's code for a unique index violation
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,9 @@ class SeedRequest:
     mode: str = "refuse"
     batch_size: int = 1000
     out: Path | None = None  # write files instead of inserting
-    now: dt.datetime = DEFAULT_NOW
+    # the reference time of generated dates; None: the start of today (UTC) when inserting,
+    # DEFAULT_NOW with --out (see reference_time)
+    now: dt.datetime | None = None
 
 
 @dataclass
@@ -45,6 +54,8 @@ class CollectionOutcome:
     documents: int = 0
     rejected: int = 0
     deleted: int = 0
+    existing_fixtures: int = 0  # fixtures left out: the collection already holds them (--append)
+    codes: set[int] = field(default_factory=set)  # of the rejections
     seconds: float = 0.0
     file: str | None = None
     errors: list[str] = field(default_factory=list)
@@ -63,6 +74,8 @@ class CollectionOutcome:
         }
         if self.deleted:
             result["deleted"] = self.deleted
+        if self.existing_fixtures:
+            result["existing_fixtures"] = self.existing_fixtures
         if self.file is not None:
             result["file"] = self.file
         if self.errors:
@@ -109,6 +122,19 @@ StartCallback = Callable[[str, int], None]  # (namespace, documents expected)
 ProgressCallback = Callable[[str, int], None]  # (namespace, documents just written)
 
 
+def reference_time(request: SeedRequest) -> dt.datetime:
+    """The ``now`` of a run: the request's, else a fixed date for files, today for a server.
+
+    Files (``--out``) are meant to be reproduced byte for byte, so their default never
+    moves. Documents inserted into a server must not be older than its TTL indexes allow
+    (the TTL monitor would delete them within a minute), so their default is the start
+    of the current UTC day: runs on the same day still write the same documents.
+    """
+    if request.now is not None:
+        return request.now if request.now.tzinfo else request.now.replace(tzinfo=dt.UTC)
+    return DEFAULT_NOW if request.out is not None else start_of_today()
+
+
 def plan(catalog_path: Path, request: SeedRequest) -> SeedPlan:
     """Load the catalog and work out the plan (no server, no documents yet)."""
     if request.batch_size < 1:
@@ -133,7 +159,9 @@ def seed(
 ) -> SeedOutcome:
     """Generate the documents and insert them (or write them under ``request.out``).
 
-    Raise CatalogError for a seed the catalog cannot satisfy, UsageError for a
+    Every collection is compiled (validators, generators, fixtures, password
+    variables) before the first document is deleted, inserted or written. Raise
+    CatalogError for a seed the catalog cannot satisfy, UsageError for a
     non-empty target without --drop/--append, OperationFailed when the server
     fails; rejected documents are counted in the outcome, not raised.
     """
@@ -141,7 +169,8 @@ def seed(
         raise UsageError(f"unknown mode {request.mode!r}")
     seed_plan = plan(catalog_path, request)
     seed_value = request.seed if request.seed is not None else secrets.randbelow(2**31)
-    seeder = Seeder(seed_plan, seed=seed_value, now=request.now)
+    seeder = Seeder(seed_plan, seed=seed_value, now=reference_time(request))
+    seeder.prepare()  # every catalog error now, before anything is written
     outcome = SeedOutcome(seed=seed_value, now=seeder.now, out=request.out)
     totals = seed_plan.totals()
     if request.out is not None:
@@ -229,28 +258,78 @@ def _insert(
                 if refusing
                 else "run `mongo-toolkit schema apply` first: it creates the collections",
             )
-        for collection, documents in seeder.collections():
-            namespace = collection.namespace
-            result = CollectionOutcome(namespace)
-            if on_start is not None:
-                on_start(namespace, totals[namespace])
-            started = time.perf_counter()
-            with translate_errors(settings, f"seeding {namespace}"):
-                if request.mode == "drop" and targets[namespace].has_documents:
-                    result.deleted = delete_documents(client, namespace)
-                inserted = insert_documents(
-                    client,
-                    namespace,
-                    _timed(documents, result),
-                    batch_size=request.batch_size,
-                    on_batch=functools.partial(on_progress, namespace) if on_progress else None,
-                )
-            result.seconds = time.perf_counter() - started
-            result.rejected = inserted.rejected
-            result.errors = inserted.errors
-            outcome.collections.append(result)
+        if request.mode == "append":
+            with translate_errors(settings, "looking for the fixtures already there"):
+                _skip_existing_fixtures(client, seeder, written, targets)
+        try:
+            _insert_collections(
+                client, settings, seeder, request, targets, totals, outcome, on_start, on_progress
+            )
+        except CatalogError as error:
+            if request.mode != "if-empty":
+                raise
+            # The targets were empty when the run began: empty the ones it wrote again, or the
+            # next --if-empty run (every `make up`) would find them filled and seed nothing.
+            with translate_errors(settings, "emptying the collections after a failed seed"):
+                for result in outcome.collections:
+                    delete_documents(client, result.namespace)
+            error.hint = (error.hint + "; " if error.hint else "") + (
+                "the collections this run had written were emptied again, so the next "
+                "--if-empty run seeds them"
+            )
+            raise
     finally:
         client.close()
+
+
+def _skip_existing_fixtures(
+    client: Any, seeder: Seeder, written: list[CollectionPlan], targets: dict[str, TargetState]
+) -> None:
+    """--append: leave out fixtures whose documents the collection already holds (by any
+    unique key, _id included), so that appending again does not repeat them."""
+    for collection in written:
+        namespace = collection.namespace
+        if not targets[namespace].has_documents or not collection.fixtures:
+            continue
+        found = find_existing(client, namespace, seeder.existing_fixture_filters(namespace))
+        seeder.skip_existing_fixtures(namespace, found)
+
+
+def _insert_collections(
+    client: Any,
+    settings: ConnectionSettings,
+    seeder: Seeder,
+    request: SeedRequest,
+    targets: dict[str, TargetState],
+    totals: dict[str, int],
+    outcome: SeedOutcome,
+    on_start: StartCallback | None,
+    on_progress: ProgressCallback | None,
+) -> None:
+    """Write each collection in turn (after deleting its documents for --drop), recording
+    the outcome of each as soon as it starts."""
+    for collection, documents in seeder.collections():
+        namespace = collection.namespace
+        result = CollectionOutcome(namespace)
+        result.existing_fixtures = seeder.skipped_fixtures(namespace)
+        outcome.collections.append(result)
+        if on_start is not None:
+            on_start(namespace, totals[namespace] - result.existing_fixtures)
+        started = time.perf_counter()
+        with translate_errors(settings, f"seeding {namespace}"):
+            if request.mode == "drop" and targets[namespace].has_documents:
+                result.deleted = delete_documents(client, namespace)
+            inserted = insert_documents(
+                client,
+                namespace,
+                _timed(documents, result),
+                batch_size=request.batch_size,
+                on_batch=functools.partial(on_progress, namespace) if on_progress else None,
+            )
+        result.seconds = time.perf_counter() - started
+        result.rejected = inserted.rejected
+        result.errors = inserted.errors
+        result.codes = inserted.codes
 
 
 def check_rejections(outcome: SeedOutcome, mode: str = "refuse") -> None:
@@ -258,13 +337,20 @@ def check_rejections(outcome: SeedOutcome, mode: str = "refuse") -> None:
     if not outcome.rejected:
         return
     failing = [c for c in outcome.collections if c.rejected]
-    hint = (
-        "with --append, a seed that already filled the collection repeats its _ids: "
-        "use another --seed (or --drop)"
-        if mode == "append"
-        else "the server's validators or unique indexes differ from the catalog's: "
-        "run `mongo-toolkit schema plan` to see how"
-    )
+    duplicates = any(DUPLICATE_KEY in c.codes for c in failing)
+    if mode == "append" and duplicates:
+        # Fixtures already there are left out; generated documents are not: the same --seed
+        # draws the same _ids and keys as the run that filled the collection.
+        hint = (
+            "with --append, generated documents repeat keys already in the collection "
+            "(the same --seed draws the same _ids and values): pass a --seed not used for "
+            "it before, or --drop to replace its documents"
+        )
+    else:
+        hint = (
+            "the server's validators or unique indexes differ from the catalog's: "
+            "run `mongo-toolkit schema plan` to see how"
+        )
     raise OperationFailed(
         f"the server rejected {outcome.rejected} document(s) in "
         f"{', '.join(c.namespace for c in failing)}: {(failing[0].errors or [''])[0]}",

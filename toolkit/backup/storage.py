@@ -50,6 +50,8 @@ MAX_PART_SIZE = 5 * 1024**3  # S3's limit for one part
 def part_size(number: int) -> int:
     """Return the size of multipart part ``number`` (1-based) of an upload."""
     return min(MAX_PART_SIZE, PART_SIZE << ((number - 1) // PARTS_PER_SIZE))
+
+
 # A local file being written is flushed to disk in the background every this many bytes.
 SYNC_EVERY = 64 * 1024 * 1024
 # A lock file is created empty and then written: one found empty is taken for stale only

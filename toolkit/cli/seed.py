@@ -12,7 +12,7 @@ from rich.table import Table
 
 from toolkit.actions import seed as actions
 from toolkit.cli import AppContext, output_options
-from toolkit.seed.engine import DEFAULT_NOW
+from toolkit.seed.engine import DEFAULT_NOW, start_of_today
 
 
 def _parse_counts(
@@ -27,12 +27,13 @@ def _parse_counts(
     return counts
 
 
-def _parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.datetime:
+def _parse_now(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> dt.datetime | None:
     if value is None:
-        return DEFAULT_NOW
+        return None  # the action's default: today for a server, a fixed date for --out
     if value == "today":
-        today = dt.datetime.now(dt.UTC).date()
-        return dt.datetime(today.year, today.month, today.day, tzinfo=dt.UTC)
+        return start_of_today()
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
@@ -85,7 +86,12 @@ def _parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) 
 @click.option(
     "--drop", is_flag=True, help="Delete the collections' documents first (not the collections)."
 )
-@click.option("--append", is_flag=True, help="Add to collections that already hold documents.")
+@click.option(
+    "--append",
+    is_flag=True,
+    help="Add to collections that already hold documents (fixtures already there, found by "
+    "their unique keys, are left out).",
+)
 @click.option(
     "--if-empty",
     is_flag=True,
@@ -114,8 +120,9 @@ def _parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     default=None,
     metavar="WHEN",
     help="Reference time of generated dates (dates before it, expiry dates after it): an ISO "
-    f"date or time, or today. Default: {DEFAULT_NOW.date().isoformat()}, fixed so that output "
-    "is reproducible.",
+    "date or time, or today. Default: today (midnight UTC) when inserting, so that dates "
+    "under TTL indexes are not expired at once and runs on the same day write the same "
+    f"documents; {DEFAULT_NOW.date().isoformat()} with --out, so that files are reproducible.",
 )
 @output_options
 @click.pass_obj
@@ -131,7 +138,7 @@ def seed(
     if_empty: bool,
     batch_size: int,
     out_dir: Path | None,
-    now: dt.datetime,
+    now: dt.datetime | None,
 ) -> int:
     """Fill collections with documents generated from their validators.
 
@@ -210,6 +217,12 @@ def seed(
             row += [f"{result.seconds:.2f}", f"{result.documents_per_second:,.0f}"]
             table.add_row(*row)
         console.print(table)
+        for result in outcome.collections:
+            if result.existing_fixtures:
+                console.print(
+                    f"{result.namespace}: {result.existing_fixtures} fixture(s) already there, "
+                    "left out"
+                )
         seconds = outcome.seconds
         rate = outcome.documents / seconds if seconds > 0 else 0.0
         where = f" to {out_dir}" if out_dir is not None else ""

@@ -10,7 +10,7 @@ are counted and their first messages kept for the report.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,7 @@ class InsertOutcome:
     inserted: int = 0
     rejected: int = 0
     errors: list[str] = field(default_factory=list)
+    codes: set[int] = field(default_factory=set)  # of the rejections (11000: duplicate key)
 
 
 def _split(namespace: str) -> tuple[str, str]:
@@ -76,6 +77,20 @@ def delete_documents(client: MongoClient, namespace: str) -> int:
     result = client[db][name].delete_many({})
     log.debug("deleted %d documents from %s", result.deleted_count, namespace)
     return int(result.deleted_count)
+
+
+def find_existing(
+    client: MongoClient, namespace: str, queries: Mapping[Any, Mapping[str, Any]]
+) -> dict[Any, dict[str, Any]]:
+    """For each query (by its key), the first document of ``namespace`` it matches, if any."""
+    db, name = _split(namespace)
+    collection = client[db][name]
+    found: dict[Any, dict[str, Any]] = {}
+    for key, query in queries.items():
+        document = collection.find_one(query)
+        if document is not None:
+            found[key] = dict(document)
+    return found
 
 
 def _batches(documents: Iterable[dict[str, Any]], size: int) -> Iterator[list[RawBSONDocument]]:
@@ -114,6 +129,9 @@ def insert_documents(
             write_errors = details.get("writeErrors", [])
             outcome.inserted += int(details.get("nInserted", len(batch) - len(write_errors)))
             outcome.rejected += len(write_errors)
+            outcome.codes.update(
+                int(write_error["code"]) for write_error in write_errors if "code" in write_error
+            )
             for write_error in write_errors:
                 if len(outcome.errors) >= KEPT_ERRORS:
                     break

@@ -1,8 +1,10 @@
 """Run a seed plan: every collection's documents, valid, unique and deterministic.
 
-``Seeder(plan, seed=N, now=...)`` compiles each collection's generator once,
-then yields its documents one at a time (a stream: nothing is kept but the
-values children refer to and the keys of unique indexes). Each document is
+``Seeder(plan, seed=N, now=...)`` first compiles every collection of the plan
+(validator, generator, fixtures with their password hashes), so that a catalog
+error stops a run before anything is written; then it yields each collection's
+documents one at a time (a stream: nothing is kept but the values children
+refer to and the keys of unique indexes). Each document is
 checked against the collection's validator with MongoDB's ``$jsonSchema``
 semantics and against the unique indexes before it is handed out; one that
 fails is drawn again, and a collection that keeps failing is a CatalogError
@@ -19,7 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from bson import ObjectId
@@ -39,12 +42,28 @@ from toolkit.seed.schema_generator import (
     Unsatisfiable,
     coerce,
     compile_document,
+    draws_random_object_ids,
 )
-from toolkit.seed.unique import UniqueIndex, UniqueTracker, unique_indexes
-from toolkit.seed.validator import Check, SchemaProblem, compile_validator, is_object, where
+from toolkit.seed.unique import UniqueIndex, UniqueTracker, existing_filter, unique_indexes
+from toolkit.seed.validator import (
+    Check,
+    SchemaProblem,
+    UnsupportedPattern,
+    compile_validator,
+    is_object,
+    where,
+)
 
-# The default reference time: fixed, so that the same seed writes the same dates every day.
+# The reference time of files (--out): fixed, so that the same seed writes the same bytes
+# every day. A run that inserts into a server starts from today instead (start_of_today).
 DEFAULT_NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+DAY_MS = 86_400_000
+
+
+def start_of_today() -> dt.datetime:
+    """Midnight UTC of the current day: a reference time that stays put for a whole day."""
+    today = dt.datetime.now(dt.UTC).date()
+    return dt.datetime(today.year, today.month, today.day, tzinfo=dt.UTC)
 
 
 def field_value(document: Any, path: str) -> Any:
@@ -75,8 +94,26 @@ def _uniquified(value: str, number: int) -> str:
     return f"{value}-{number}"
 
 
+@dataclass
+class PreparedCollection:
+    """One collection compiled for a run: its check, generator, fixtures and unique keys."""
+
+    plan: CollectionPlan
+    check: Check
+    generate: Callable[[], dict[str, Any]]
+    context: GenerationContext
+    tracker: UniqueTracker
+    fixtures: list[dict[str, Any]]  # resolved (passwords hashed), coerced and checked
+    existing: dict[int, dict[str, Any]] = field(default_factory=dict)  # position -> document there
+
+
 class Seeder:
-    """Generates the documents of a plan, collection by collection, parents first."""
+    """Generates the documents of a plan, collection by collection, parents first.
+
+    One Seeder makes one run: ``prepare()`` (called by ``collections()`` when the
+    caller has not) compiles every collection first, then ``collections()``
+    yields each collection's documents once.
+    """
 
     def __init__(
         self,
@@ -93,6 +130,78 @@ class Seeder:
         self.pools = FakerPools(seed, size=pool_size)
         self.environ = environ
         self.tables: dict[str, ParentTable] = {}
+        self._prepared: dict[str, PreparedCollection] | None = None
+
+    def prepare(self) -> None:
+        """Compile every collection of the plan before any document is generated.
+
+        Each collection's validator, generator and fixtures (password hashes made,
+        so a missing password variable shows here) are compiled and checked, in
+        generation order: a run that writes meets every catalog error before its
+        first delete or insert, rather than after the collections before it were
+        written. Raise CatalogError listing every collection that cannot be seeded
+        (a collection whose parent fails is left to its parent's error).
+        """
+        if self._prepared is not None:
+            return
+        totals = self.plan.totals()
+        prepared: dict[str, PreparedCollection] = {}
+        errors: list[CatalogError] = []
+        failed: set[str] = set()
+        for collection in self.plan.collections:
+            parents = {namespace for namespace, _ in collection.refs.values()}
+            if collection.per is not None:
+                parents.add(collection.per)
+            if parents & failed:
+                failed.add(collection.namespace)
+                continue
+            try:
+                prepared[collection.namespace] = self._prepare(collection, totals)
+            except CatalogError as error:
+                errors.append(error)
+                failed.add(collection.namespace)
+        for table in self.tables.values():
+            table.rows.clear()  # the samples the children were compiled against
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            raise CatalogError(
+                f"{len(errors)} collections cannot be seeded",
+                problems=[line for error in errors for line in [error.message, *error.problems]],
+                hint=errors[0].hint,
+            )
+        self._prepared = prepared
+
+    def fixtures(self, namespace: str) -> list[dict[str, Any]]:
+        """The fixtures of a collection as they would be written (after ``prepare``)."""
+        return self._prepared_collection(namespace).fixtures
+
+    def existing_fixture_filters(self, namespace: str) -> dict[int, dict[str, Any]]:
+        """For each fixture, the query that finds a document holding one of its unique keys."""
+        prepared = self._prepared_collection(namespace)
+        filters = {}
+        for position, document in enumerate(prepared.fixtures):
+            query = existing_filter(document, prepared.tracker.indexes)
+            if query is not None:
+                filters[position] = query
+        return filters
+
+    def skip_existing_fixtures(self, namespace: str, existing: dict[int, dict[str, Any]]) -> None:
+        """Leave out the fixtures at these positions: the target already holds their documents
+        (``--append``). Children refer to the documents found instead, and their unique keys
+        count as used."""
+        prepared = self._prepared_collection(namespace)
+        for position, document in existing.items():
+            prepared.existing[position] = document
+            prepared.tracker.add(document)
+
+    def skipped_fixtures(self, namespace: str) -> int:
+        return len(self._prepared_collection(namespace).existing)
+
+    def _prepared_collection(self, namespace: str) -> PreparedCollection:
+        self.prepare()
+        assert self._prepared is not None
+        return self._prepared[namespace]
 
     def collections(self) -> Iterator[tuple[CollectionPlan, Iterator[dict[str, Any]]]]:
         """Yield (plan, documents) for each written collection, in generation order.
@@ -100,6 +209,7 @@ class Seeder:
         Consume each stream before asking for the next collection; collections
         that are generated only because others refer to them are consumed here.
         """
+        self.prepare()
         for collection in self.plan.collections:
             stream = self.documents(collection)
             if collection.written:
@@ -107,8 +217,7 @@ class Seeder:
             for _ in stream:  # whatever the consumer left, and unwritten parents
                 pass
 
-    def documents(self, collection: CollectionPlan) -> Iterator[dict[str, Any]]:
-        """The documents of one collection: fixtures first, then generated ones."""
+    def _prepare(self, collection: CollectionPlan, totals: dict[str, int]) -> PreparedCollection:
         namespace = collection.namespace
         spec = collection.spec
         try:
@@ -116,9 +225,24 @@ class Seeder:
         except SchemaProblem as refused:
             raise CatalogError(
                 f"{namespace}: the validator cannot be used for seeding: {refused}",
-                hint="fix the validator, or leave the collection out of the run "
+                hint="write the pattern in syntax PCRE and Python's re share (the server uses "
+                "PCRE; seed checks documents with re), or leave the collection out of the run "
+                "(--db/--collection)"
+                if isinstance(refused, UnsupportedPattern)
+                else "fix the validator, or leave the collection out of the run "
                 "(--db/--collection)",
             ) from None
+        if (
+            collection.per is not None
+            and collection.per_parent is None
+            and collection.count
+            and not totals[collection.per]
+        ):
+            raise CatalogError(
+                f"{namespace}: seed.per {collection.per} has no documents to spread "
+                f"{collection.count} documents over"
+            )
+        self._check_unique_references(collection, totals)
         context = self._context(collection)
         schema = (spec.validator or {}).get("$jsonSchema")
         try:
@@ -130,38 +254,137 @@ class Seeder:
                 "contradicts) makes the collection impossible to seed; fix the validator "
                 "or seed.fields",
             ) from None
-        tracker = UniqueTracker(unique_indexes(spec))
-        table = None
+        tracker = UniqueTracker(
+            unique_indexes(spec),
+            random_object_ids=draws_random_object_ids(schema, collection.overrides),
+        )
+        fixtures = self._resolve_fixtures(collection, context, check, tracker, schema)
+        prepared = PreparedCollection(collection, check, generate, context, tracker, fixtures)
         if collection.parent:
             table = self.tables[namespace] = ParentTable(collection.referenced_fields)
-        fields = collection.referenced_fields
+            if totals[namespace]:
+                table.rows.append(self._sample_row(prepared))
+        return prepared
+
+    def _check_unique_references(self, collection: CollectionPlan, totals: dict[str, int]) -> None:
+        """Refuse a unique field filled from a parent with fewer documents than it needs."""
+        generated = totals[collection.namespace] - len(collection.fixtures)
+        for index in unique_indexes(collection.spec):
+            if len(index.fields) != 1 or index.fields[0] not in collection.refs:
+                continue
+            path = index.fields[0]
+            parent, parent_field = collection.refs[path]
+            if generated > totals[parent]:
+                raise CatalogError(
+                    f"{collection.namespace}: field {path} refers to {parent}.{parent_field} "
+                    f"and is unique (index {index.name}), but {generated} documents cannot each "
+                    f"take another of the {totals[parent]} {parent} documents",
+                    hint=f"seed at most {totals[parent]} {collection.namespace} documents, "
+                    f"or more {parent} documents (count, per, --count)",
+                )
+
+    def _resolve_fixtures(
+        self,
+        collection: CollectionPlan,
+        context: GenerationContext,
+        check: Check,
+        tracker: UniqueTracker,
+        schema: Any,
+    ) -> list[dict[str, Any]]:
+        """The fixtures as they are written: passwords hashed, _id drawn, numbers coerced;
+        each checked against the validator and the unique indexes (all problems at once)."""
+        namespace = collection.namespace
         coercer = _fixture_coercer(schema)
+        resolved: list[dict[str, Any]] = []
+        problems: list[CatalogError] = []
         for position, fixture in enumerate(collection.fixtures):
-            document = resolve_fixture(
-                fixture,
-                seed=self.seed,
-                namespace=namespace,
-                position=position,
-                hash_passwords=collection.written,
-                environ=self.environ,
-            )
+            try:
+                document = resolve_fixture(
+                    fixture,
+                    seed=self.seed,
+                    namespace=namespace,
+                    position=position,
+                    hash_passwords=collection.written,
+                    environ=self.environ,
+                )
+            except CatalogError as error:
+                problems.append(error)
+                continue
             if "_id" not in document:
                 document = {"_id": _fixture_id(context), **document}
             document = coercer(document)
             problem = check(document)
             if problem is not None and collection.written:
-                raise CatalogError(
-                    f"{namespace}: fixture {position} fails the validator: {problem}"
+                problems.append(
+                    CatalogError(f"{namespace}: fixture {position} fails the validator: {problem}")
                 )
+                continue
             clash = tracker.first_conflict(document)
             if clash is not None:
-                raise CatalogError(
-                    f"{namespace}: fixture {position} repeats a key of unique index {clash.name}"
+                problems.append(
+                    CatalogError(
+                        f"{namespace}: fixture {position} repeats a key of unique index "
+                        f"{clash.name}"
+                    )
                 )
+                continue
             tracker.add(document)
+            resolved.append(document)
+        if len(problems) == 1:
+            raise problems[0]
+        if problems:
+            raise CatalogError(
+                f"{namespace}: {len(problems)} fixtures cannot be written",
+                problems=[error.message for error in problems],
+                hint=next((error.hint for error in problems if error.hint), None),
+            )
+        return resolved
+
+    def _sample_row(self, prepared: PreparedCollection) -> tuple[Any, ...]:
+        """A row of a parent for its children's compile-time checks of their references.
+
+        The first fixture, or else the first document drawn and then taken back: the
+        random state is restored, so the run draws the same documents as without it.
+        """
+        collection = prepared.plan
+        if prepared.fixtures:
+            document = prepared.fixtures[0]
+        else:
+            context = prepared.context
+            state = context.state
+            saved = context.rng.getstate()
+            parent_rows = self.tables[collection.per].rows if collection.per is not None else []
+            state.index = state.position = 0
+            state.parent_row = parent_rows[0] if parent_rows else ()
+            state.reset()
+            try:
+                document = prepared.generate()
+                for container, key, pending in state.pending:
+                    container[key] = pending.render(document)
+            except GenerationFailed as error:
+                raise self._failed(collection.namespace, error) from None
+            finally:
+                state.reset()
+                context.rng.setstate(saved)
+        return tuple(field_value(document, path) for path in collection.referenced_fields)
+
+    def documents(self, collection: CollectionPlan) -> Iterator[dict[str, Any]]:
+        """The documents of one collection: fixtures first, then generated ones."""
+        prepared = self._prepared_collection(collection.namespace)
+        namespace = collection.namespace
+        check = prepared.check
+        generate = prepared.generate
+        context = prepared.context
+        tracker = prepared.tracker
+        table = self.tables.get(namespace) if collection.parent else None
+        fields = collection.referenced_fields
+        for position, document in enumerate(prepared.fixtures):
+            found = prepared.existing.get(position)
             if table is not None:
-                table.rows.append(tuple(field_value(document, path) for path in fields))
-            yield document
+                source = document if found is None else found
+                table.rows.append(tuple(field_value(source, path) for path in fields))
+            if found is None:
+                yield document
         state = context.state
         picks = state.picks
         pending = state.pending
@@ -202,17 +425,11 @@ class Seeder:
             implied[time_field] = {"bsonType": "date"}
             forced.add(time_field)
             if spec.expire_after_seconds:
-                windows[time_field] = (now_ms - spec.expire_after_seconds * 900, now_ms)
+                windows[time_field] = _ttl_window(now_ms, spec.expire_after_seconds)
         for index in spec.indexes:
             ttl = index.ttl_seconds
             if ttl is not None and len(index.keys) == 1:
-                name = index.keys[0][0]
-                # A TTL index deletes documents once their date is this old: keep dates inside
-                # the window (and in the future for 0, which expires at the date itself).
-                if ttl > 0:
-                    windows[name] = (now_ms - ttl * 900, now_ms)
-                else:
-                    windows[name] = (now_ms + 1000, now_ms + FUTURE_WINDOW_MS)
+                windows[index.keys[0][0]] = _ttl_window(now_ms, ttl)
         rng = random.Random(derive_seed(self.seed, "collection", collection.namespace))
         return GenerationContext(
             rng=rng,
@@ -239,11 +456,8 @@ class Seeder:
                 for position in range(collection.per_parent):
                     yield row, position
             return
-        if collection.count and not rows:
-            raise CatalogError(
-                f"{collection.namespace}: seed.per {collection.per} has no documents to spread "
-                f"{collection.count} documents over"
-            )
+        if not rows:  # a count of 0 (prepare refuses a count with no parents)
+            return
         last_parent, position = -1, 0
         for number in range(collection.count):
             parent = number * len(rows) // collection.count
@@ -320,6 +534,22 @@ class Seeder:
                 return True
             _set_value(document, path, value)
         return False
+
+
+def _ttl_window(now_ms: int, ttl_seconds: int) -> tuple[int, int]:
+    """The dates a field under a TTL of ``ttl_seconds`` gets, so the TTL monitor keeps them.
+
+    A TTL index deletes a document once its date is ``ttl_seconds`` old (0: once the
+    date itself has passed). The default reference time of a run that inserts is the
+    start of the day, and the run may come at any hour of it: dates stay a day clear of
+    expiry where the TTL leaves room for that, and expiry dates (a TTL of 0) start a day
+    after the reference time.
+    """
+    ttl_ms = ttl_seconds * 1000
+    if ttl_ms <= 0:
+        return now_ms + DAY_MS, now_ms + DAY_MS + FUTURE_WINDOW_MS
+    span = max(ttl_ms - DAY_MS, ttl_ms // 2) * 9 // 10
+    return now_ms - span, now_ms
 
 
 def _fixture_id(context: GenerationContext) -> ObjectId:

@@ -4,9 +4,10 @@ The generator works on Nodes rather than on raw schemas: ``build_node`` reads
 one schema (checking it as MongoDB would), ``merge`` makes the node that
 satisfies two (for allOf, and for an anyOf/oneOf branch with the rest of its
 schema), and ``narrowed`` takes simple ``not`` schemas out of the types and
-bounds. Every node keeps the raw schemas it stands for, and ``node.check``
-is their compiled validator, which the generator uses to verify what it
-cannot build directly.
+bounds (and ``not: {required: [...]}`` into the fields to leave out). Every
+node keeps the raw schemas it stands for, and ``node.check`` is their
+compiled validator, which the generator uses to verify what it cannot build
+directly.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ class Node:
         self.max_properties: int | None = None
         self.dependencies: list[tuple[str, Any]] = []
         self.nots: list[Mapping[str, Any]] = []
+        # from `not: {required: [a, b]}`: at least one name of each entry must be absent
+        self.absent_any: list[tuple[str, ...]] = []
         self.groups: list[tuple[str, list[Mapping[str, Any]]]] = []
         self._check: Check | None = None
 
@@ -91,6 +94,7 @@ class Node:
         twin.pattern_properties = list(self.pattern_properties)
         twin.dependencies = list(self.dependencies)
         twin.nots = list(self.nots)
+        twin.absent_any = list(self.absent_any)
         twin.groups = list(self.groups)
         twin.items = list(self.items) if isinstance(self.items, list) else self.items
         twin._check = None
@@ -349,6 +353,7 @@ def merge(a: Node, b: Node, *, own: bool = False) -> Node:
         )
     node.dependencies.extend(b.dependencies)
     node.nots.extend(b.nots)
+    node.absent_any.extend(b.absent_any)
     node.groups.extend(b.groups)
     return node
 
@@ -356,6 +361,7 @@ def merge(a: Node, b: Node, *, own: bool = False) -> Node:
 _UNTYPED = frozenset(
     {"string", "int", "long", "double", "bool", "date", "objectId", "object", "array", "null"}
 )
+_ANNOTATIONS = frozenset({"description", "title"})
 _NARROWABLE = frozenset(
     {
         "bsonType",
@@ -375,10 +381,18 @@ def narrowed(node: Node) -> Node:
 
     ``not: {bsonType: string}`` removes string from the types; ``not: {minimum: 0}``
     becomes ``maximum: 0`` (exclusive) for numbers, and the same with a type
-    the node's types are all within. Anything else is left to the check.
+    the node's types are all within. ``not: {required: [a, b]}`` (what oneOf
+    branches about which fields are present become) is taken out of the nots
+    into ``absent_any``: the object generator leaves one of the fields out.
+    Anything else is left to the check.
     """
     node = node.copy()
+    kept: list[Mapping[str, Any]] = []
     for negated in node.nots:
+        if set(negated) - _ANNOTATIONS == {"required"}:
+            node.absent_any.append(tuple(negated["required"]))
+            continue
+        kept.append(negated)
         if not set(negated) <= _NARROWABLE:
             continue
         excluded = parse_type_set(negated, node.path)
@@ -402,4 +416,5 @@ def narrowed(node: Node) -> Node:
                     negated["maximum"],
                     not negated.get("exclusiveMaximum", False),
                 )
+    node.nots = kept
     return node

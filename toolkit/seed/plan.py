@@ -109,7 +109,8 @@ def plan_seed(
     (default: every collection with something to seed); ``counts`` overrides
     the catalog's count per collection; ``scale`` multiplies catalog counts
     (not per-parent counts: children follow their parents). Raise UsageError
-    for a selection that names nothing, CatalogError for seed sections that
+    for a selection that names nothing (or a collection outside the selected
+    databases), CatalogError for seed sections that
     refer to unknown collections or form a cycle.
     """
     counts = dict(counts or {})
@@ -131,6 +132,16 @@ def plan_seed(
             )
         if not any(_matches(selector, c) for c in seedable):
             raise UsageError(f"{selector} is a view: views are not seeded")
+    for selector in collections:
+        if databases and not any(
+            _matches(selector, c) and c.db in databases for c in catalog.collections
+        ):
+            found = sorted({c.db for c in catalog.collections if _matches(selector, c)})
+            raise UsageError(
+                f"--collection {selector} is not in the selected database(s) "
+                f"{', '.join(databases)} (it is in {', '.join(found)})",
+                hint="add its database with --db, or leave --db out",
+            )
     for selector, value in counts.items():
         if value < 0:
             raise UsageError(f"--count {selector}={value}: a count must not be negative")

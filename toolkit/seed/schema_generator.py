@@ -9,9 +9,13 @@ Every value is built to satisfy its schema where that can be done directly
 (types, enum, bounds with MongoDB's boolean exclusiveMinimum/Maximum,
 multipleOf, lengths, patterns, item counts, uniqueItems, required,
 additionalProperties, patternProperties, property counts, dependencies,
-allOf). ``anyOf``/``oneOf`` pick a branch merged with the rest of the schema,
-and ``not`` rejects: those values, like every document, are checked with
-the compiled validator and drawn again when they fail. A field that cannot be
+allOf). ``anyOf``/``oneOf`` pick a branch merged with the rest of the schema
+(for oneOf, with the other branches negated), and ``not`` rejects: those
+values, like every document, are checked with the compiled validator and
+drawn again when they fail. A ``not: {required: [...]}`` (which is what a
+oneOf of ``required`` branches becomes) is built instead: one of the fields
+is left out of every document, so schemas about which fields are present
+never fail by chance. A field that cannot be
 satisfied at all raises Unsatisfiable naming it; one that keeps failing when
 generated raises GenerationFailed naming it.
 """
@@ -51,7 +55,7 @@ from toolkit.seed.nodes import Node, build_node, merge, narrowed, plain_number
 from toolkit.seed.overrides import Override, TemplatePart
 from toolkit.seed.pools import FakerPools, UnknownProvider, steer
 from toolkit.seed.regexgen import RegexNotSupported, compile_regex_generator
-from toolkit.seed.validator import Check, is_object, join, where
+from toolkit.seed.validator import Check, SchemaProblem, is_object, join, where
 
 Generator = Callable[[], Any]
 
@@ -167,6 +171,32 @@ def compile_document(schema: Mapping[str, Any] | None, context: GenerationContex
     if "_id" not in node.required:
         node.required = ["_id", *node.required]
     return compile_node(node, context, object_root=True)
+
+
+def draws_random_object_ids(
+    schema: Mapping[str, Any] | None, overrides: Mapping[str, Override]
+) -> bool:
+    """True when every ObjectId a document's ``_id`` can get is one the generator draws at
+    random (a timestamp and 64 random bits), so that repeats need not be tracked.
+
+    False when seed.fields gives ``_id`` a generator (ref, choice, const...), or its schema
+    has an enum or anyOf/oneOf branches (which may list ObjectIds), or the schema cannot be
+    read: those values repeat easily, and the unique index on _id must be enforced.
+    """
+    if "_id" in overrides:
+        return False
+    try:
+        node = build_node(schema or {}, "", "", "", top_level=True)
+    except SchemaProblem:
+        return False
+    for _keyword, branches in node.groups:
+        if any(
+            is_object(branch) and "_id" in (branch.get("properties") or {}) for branch in branches
+        ):
+            return False
+    id_nodes = [node.properties["_id"]] if "_id" in node.properties else []
+    id_nodes += [child for source, child in node.pattern_properties if re.search(source, "_id")]
+    return all(child.enum is None and not child.groups for child in id_nodes)
 
 
 def _pattern_matches(node: Node, name: str) -> bool:
@@ -534,15 +564,16 @@ def _compile_ref(override: Override, node: Node, context: GenerationContext) -> 
     if namespace == context.own_parent and not node.in_array:
         return lambda: state.parent_row[column]
     random_ = context.rng.random
-    count = len(rows)
+    # The rows are counted at each draw: a seed run compiles every collection before the
+    # first is generated (catalog errors first), so the table may hold only a sample now.
     if node.in_array:
-        return lambda: rows[int(random_() * count)][column]
+        return lambda: rows[int(random_() * len(rows))][column]
     picks = state.picks
 
     def pick() -> Any:
         row = picks.get(namespace)
         if row is None:
-            row = picks[namespace] = rows[int(random_() * count)]
+            row = picks[namespace] = rows[int(random_() * len(rows))]
         return row[column]
 
     return pick
@@ -1311,6 +1342,9 @@ def _compile_fields(
     for name, then in node.dependencies:
         if isinstance(then, list) and (name in required or name in forced):
             required.update(then)
+    absent = _absent_fields(node, required | forced, set(properties))
+    for name in absent:
+        properties.pop(name, None)
     entries: list[tuple[str, Generator, float]] = []
     for name, child in properties.items():
         generator = compile_node(child, context)
@@ -1322,7 +1356,7 @@ def _compile_fields(
             node.path, f"{always} fields are required but maxProperties is {node.max_properties}"
         )
     extras = (
-        _compile_extras(node, context, properties)
+        _compile_extras(node, context, properties, absent)
         if not properties or node.min_properties
         else None
     )
@@ -1397,6 +1431,43 @@ def _compile_fields(
     return full_object
 
 
+def _absent_fields(node: Node, kept: set[str], listed: set[str]) -> set[str]:
+    """The fields left out of every document so that each ``not: {required: [...]}`` holds.
+
+    One name of each list goes: preferably one the schema does not list (never
+    generated anyway), else the first that is neither required nor needed by the seed
+    settings; a field whose dependencies need a left-out field goes too. Raise
+    Unsatisfiable when every name of a list must be present.
+    """
+    absent: set[str] = set()
+    for names in node.absent_any:
+        if any(name in absent for name in names):
+            continue
+        candidates = [name for name in names if name not in kept]
+        if not candidates:
+            raise Unsatisfiable(
+                node.path,
+                f"not {{required: {list(names)}}} forbids having all of these fields, but "
+                "each is required (or needed by seed settings or a unique index)",
+            )
+        unlisted = [name for name in candidates if name not in listed]
+        absent.add((unlisted or candidates)[0])
+    changed = bool(absent)
+    while changed:  # dependencies: {a: [b]} with b left out leaves a out as well
+        changed = False
+        for name, then in node.dependencies:
+            if isinstance(then, list) and name not in absent and absent.intersection(then):
+                if name in kept:
+                    raise Unsatisfiable(
+                        join(node.path, name),
+                        f"required, but it needs {sorted(absent.intersection(then))}, "
+                        "which a `not: {required: [...]}` leaves out",
+                    )
+                absent.add(name)
+                changed = True
+    return absent
+
+
 def object_builder(
     entries: tuple[tuple[str, Generator, float], ...], random_: Callable[[], float]
 ) -> Generator:
@@ -1443,8 +1514,11 @@ def _needed(name: str, document: dict[str, Any], dependencies: list[tuple[str, A
     return any(name in needed and owner in document for owner, needed in dependencies)
 
 
-def _compile_extras(node: Node, context: GenerationContext, properties: dict[str, Node]) -> Any:
-    """Extra fields for a free-form document (no properties listed), or to reach minProperties."""
+def _compile_extras(
+    node: Node, context: GenerationContext, properties: dict[str, Node], absent: set[str]
+) -> Any:
+    """Extra fields for a free-form document (no properties listed), or to reach minProperties;
+    never one of the ``absent`` fields."""
     if node.additional is False and not node.pattern_properties:
         return None
     names: list[str] = []
@@ -1469,7 +1543,11 @@ def _compile_extras(node: Node, context: GenerationContext, properties: dict[str
             free.parts.append({})
             free.types = frozenset({"string", "int"})
             value_generators.append(compile_node(free, context))
-        names = [word for word in _words(context) if word.isidentifier() and word not in properties]
+        names = [
+            word
+            for word in _words(context)
+            if word.isidentifier() and word not in properties and word not in absent
+        ]
         names = [
             name
             for name in names
@@ -1501,7 +1579,13 @@ def _compile_extras(node: Node, context: GenerationContext, properties: dict[str
             else:
                 build, regex, value_generator = key_builders[int(random_() * len(key_builders))]
                 key = build(rng, 3)
-                if not key or regex.search(key) is None or "." in key or key.startswith("$"):
+                if (
+                    not key
+                    or regex.search(key) is None
+                    or "." in key
+                    or key.startswith("$")
+                    or key in absent
+                ):
                     continue
                 value = value_generator()
             if key in document:

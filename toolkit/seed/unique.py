@@ -2,9 +2,12 @@
 
 A seed run must not produce two documents with the same key in a unique
 index: the server would reject the second. ``UniqueTracker`` remembers every
-key handed out per unique index (``_id`` included, except ObjectIds drawn
-from 64 random bits and a timestamp: a collision among a million of them has
-a probability below 10^-7, so they are not stored and memory stays flat).
+key handed out per unique index (``_id`` included, except ObjectIds the
+generator drew itself from 64 random bits and a timestamp: a collision among
+a million of them has a probability below 10^-7, so they are not stored and
+memory stays flat). ObjectIds that come from elsewhere (a ``ref`` to a
+parent, a ``choice``, a ``const``, an ``enum``) repeat easily and are tracked
+like any other key.
 
 Keys follow MongoDB's rules: a missing field is null in the key, a sparse
 index skips documents that lack every indexed field (an explicit null is
@@ -115,14 +118,20 @@ def index_keys(document: Any, index: UniqueIndex) -> set[tuple[Any, ...]]:
 
 
 class UniqueTracker:
-    """The keys already used in each unique index of one collection."""
+    """The keys already used in each unique index of one collection.
 
-    def __init__(self, indexes: list[UniqueIndex]) -> None:
+    ``random_object_ids`` says that the ObjectIds in ``_id`` are drawn at random
+    by the generator (not stored, see the module docstring); otherwise every
+    ``_id`` is tracked.
+    """
+
+    def __init__(self, indexes: list[UniqueIndex], *, random_object_ids: bool = False) -> None:
         self.indexes = indexes
+        self.random_object_ids = random_object_ids
         self._used: dict[str, set[tuple[Any, ...]]] = {index.name: set() for index in indexes}
 
     def _keys(self, document: Any, index: UniqueIndex) -> set[tuple[Any, ...]]:
-        if index.fields == ("_id",):
+        if self.random_object_ids and index.fields == ("_id",):
             value = document.get("_id", MISSING) if is_object(document) else MISSING
             if type(value) is ObjectId:
                 return set()  # random ObjectIds are not stored (see the module docstring)
@@ -130,8 +139,12 @@ class UniqueTracker:
 
     @property
     def only_object_ids(self) -> bool:
-        """True when the only unique index is _id's (nothing to track for drawn ObjectIds)."""
-        return [index.fields for index in self.indexes] in ([("_id",)], [])
+        """True when nothing needs tracking for a generated ObjectId ``_id``: the only unique
+        index is _id's and its ObjectIds are drawn at random."""
+        return self.random_object_ids and [index.fields for index in self.indexes] in (
+            [("_id",)],
+            [],
+        )
 
     def conflicts(self, document: Any) -> Iterator[UniqueIndex]:
         """The unique indexes in which ``document`` has a key already used."""
@@ -151,3 +164,32 @@ class UniqueTracker:
 
     def size(self) -> int:
         return sum(len(keys) for keys in self._used.values())
+
+
+def existing_filter(document: Any, indexes: list[UniqueIndex]) -> dict[str, Any] | None:
+    """The query that finds a stored document holding one of ``document``'s unique keys.
+
+    One clause per unique index: equality on each field (null when the field is
+    missing, as the index sees it; ``$in`` for the elements of an array). A sparse
+    index that skips the document, or a field holding an empty array, adds no clause.
+    None when no clause is left.
+    """
+    clauses: list[dict[str, Any]] = []
+    for index in indexes:
+        clause: dict[str, Any] = {}
+        present = False
+        for name in index.fields:
+            values = values_at(document, name)
+            if any(value is _EMPTY_ARRAY for value in values):
+                break
+            if not values:
+                clause[name] = None
+                continue
+            present = True
+            clause[name] = values[0] if len(values) == 1 else {"$in": values}
+        else:
+            if present or not index.sparse:
+                clauses.append(clause)
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$or": clauses}

@@ -212,9 +212,112 @@ def non_negative_integer(schema: Mapping[str, Any], keyword: str, path: str) -> 
     return int(number)
 
 
+class UnsupportedPattern(SchemaProblem):
+    """A ``pattern`` in PCRE syntax that Python's ``re`` (which checks it here) lacks."""
+
+    def __init__(self, path: str, pattern: str, construct: str) -> None:
+        super().__init__(path, f"unsupported PCRE syntax in pattern {pattern!r}: {construct}")
+        self.args = (
+            f"unsupported PCRE syntax in pattern {pattern!r} at {where(path)}: {construct}",
+        )
+
+
+# PCRE escapes that Python's re refuses or reads otherwise, and what to write instead.
+_PCRE_ESCAPES = {
+    "z": r"\z (end of the string): write \Z, Python's spelling of it",
+    "h": r"\h (horizontal space): write [ \t]",
+    "H": r"\H (not horizontal space): write [^ \t]",
+    "v": r"\v (vertical space in PCRE, a vertical tab in Python): write [\n\x0b\f\r]",
+    "V": r"\V (not vertical space): write [^\n\x0b\f\r]",
+    "R": r"\R (any line break): write (?:\r\n|\n|\r)",
+    "p": r"\p{...} (a Unicode property): write the characters as a class, e.g. [A-Za-z]",
+    "P": r"\P{...} (not a Unicode property): write a negated class",
+    "X": r"\X (a grapheme cluster)",
+    "K": r"\K (reset the start of the match)",
+    "G": r"\G (where the last match ended)",
+    "Q": r"\Q...\E (quoted text): escape each character instead",
+    "E": r"\E (end of quoted text)",
+    "C": r"\C (one code unit)",
+    "e": r"\e (the escape character): write \x1b",
+    "c": r"\cX (a control character): write \xhh",
+    "o": r"\o{...} (an octal code point): write \xhh or \uhhhh",
+    "g": r"\g (a numbered or relative back reference): write \1",
+    "k": r"\k<name> (a named back reference): write (?P=name)",
+}
+_POSIX_CLASSES = {
+    "alpha": "A-Za-z",
+    "digit": "0-9",
+    "alnum": "A-Za-z0-9",
+    "upper": "A-Z",
+    "lower": "a-z",
+    "xdigit": "0-9A-Fa-f",
+    "space": r"\s",
+    "word": r"\w",
+    "blank": r" \t",
+}
+_POSIX_CLASS = re.compile(r"\[:\^?([A-Za-z]+):\]")
+# What may follow "(?" in Python's re: groups, lookarounds, comments, atomic groups,
+# conditionals and inline flags. PCRE has more: (?<name>, (?|, (?R), (?1), (?&name)...
+_PYTHON_GROUP = re.compile(r"[:=!#>(]|<[=!]|P[<=]|[aiLmsux]*(-[imsx]+)?[:)]")
+
+
+def pcre_only_syntax(pattern: str) -> str | None:
+    """Describe the first construct of ``pattern`` that is PCRE syntax Python's ``re``
+    refuses or reads otherwise (so that checking with ``re`` would be wrong), or None."""
+    position = 0
+    in_class = False
+    length = len(pattern)
+    while position < length:
+        character = pattern[position]
+        if character == "\\":
+            following = pattern[position + 1 : position + 2]
+            if following in _PCRE_ESCAPES:
+                return _PCRE_ESCAPES[following]
+            if following == "x" and pattern.startswith("{", position + 2):
+                return r"\x{...} (a code point in braces): write \xhh or \uhhhh"
+            position += 2
+            continue
+        if character == "[":
+            posix = _POSIX_CLASS.match(pattern, position)
+            if posix is not None:
+                instead = _POSIX_CLASSES.get(posix.group(1).lower())
+                advice = f": write {instead} inside the brackets" if instead else ""
+                return (
+                    f"the POSIX class {posix.group(0)} (Python's re reads it as a set of "
+                    f"characters){advice}"
+                )
+            if not in_class:
+                in_class = True
+                position += 1
+                if pattern.startswith("^", position):
+                    position += 1
+                if pattern.startswith("]", position):  # a "]" first in a class is literal
+                    position += 1
+                continue
+        elif character == "]" and in_class:
+            in_class = False
+        elif character == "(" and not in_class:
+            if pattern.startswith("(*", position):
+                return "a (*VERB) or (*OPTION)"
+            if pattern.startswith("(?", position) and not _PYTHON_GROUP.match(
+                pattern, position + 2
+            ):
+                return (
+                    f"the group {pattern[position : position + 4]}... "
+                    "(for a named group write (?P<name>...))"
+                )
+        position += 1
+    return None
+
+
 def compile_pattern(pattern: Any, path: str) -> re.Pattern[str]:
+    """The compiled ``pattern``. Raise SchemaProblem for a non-string or a bad regular
+    expression, UnsupportedPattern for PCRE syntax Python's ``re`` cannot stand in for."""
     if not isinstance(pattern, str):
         raise SchemaProblem(path, "pattern must be a string")
+    construct = pcre_only_syntax(pattern)
+    if construct is not None:
+        raise UnsupportedPattern(path, pattern, construct)
     try:
         return re.compile(pattern)
     except re.error as error:

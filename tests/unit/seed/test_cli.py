@@ -178,6 +178,10 @@ def test_a_missing_password_variable_exits_2_and_no_password_is_printed(
         (["--count", "users"], "COLLECTION=N"),
         (["--now", "someday"], "ISO date"),
         (["--collection", "ghosts", "--out", "x"], "no collection 'ghosts'"),
+        (
+            ["--db", "archiverr", "--collection", "nyrkio.users", "--out", "x"],
+            "not in the selected database(s) archiverr",
+        ),
     ],
 )
 def test_usage_errors_exit_2(args, message, capsys):
@@ -225,3 +229,39 @@ def test_separate_processes_write_the_same_bytes(tmp_path):
         assert result.returncode == 0, result.stderr
         outputs.append(read_all(out))
     assert outputs[0] == outputs[1]
+
+
+def test_help_says_when_now_defaults_to_today():
+    result = run("seed", "--help")
+    text = " ".join(result.output.split())
+    assert "Default: today (midnight UTC) when inserting" in text
+    assert "2025-01-01 with --out" in text
+
+
+@pytest.mark.parametrize("pattern", ["^[[:alpha:]]+$", "^a\\z", "\\h", "^\\p{L}+$"])
+def test_pcre_only_pattern_syntax_exits_2_naming_the_field(tmp_path, capsys, pattern):
+    catalog = write_catalog(
+        tmp_path,
+        {
+            "people": {
+                "validator": {
+                    "$jsonSchema": {
+                        "properties": {
+                            "profile": {
+                                "bsonType": "object",
+                                "properties": {"name": {"bsonType": "string", "pattern": pattern}},
+                            }
+                        }
+                    }
+                },
+                "seed": {"count": 3},
+            }
+        },
+    )
+    code, _, err = exit_code_of(
+        ["--catalog", str(catalog), "seed", "--out", str(tmp_path / "o")], capsys
+    )
+    assert code == 2 and "Traceback" not in err
+    text = " ".join(err.split())
+    assert "unsupported PCRE syntax in pattern" in text and "at profile.name" in text
+    assert not (tmp_path / "o").exists()

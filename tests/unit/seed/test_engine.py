@@ -1,5 +1,6 @@
 """Seeding whole catalogs: valid, unique, referenced, deterministic documents."""
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from toolkit.errors import CatalogError
 from toolkit.redact import redact
 from toolkit.seed.engine import Seeder, field_value
 from toolkit.seed.fixtures import verify_password
-from toolkit.seed.plan import plan_seed
+from toolkit.seed.overrides import parse_overrides
+from toolkit.seed.plan import SeedPlan, plan_seed
+from toolkit.seed.schema_generator import draws_random_object_ids
 from toolkit.seed.unique import UniqueTracker, index_keys, unique_indexes, values_at
 from toolkit.seed.validator import compile_validator
 
@@ -251,3 +254,176 @@ def test_committed_test_logins_are_fixtures(committed):
     assert set(logins) == {"testuser0@example.com", "testuser1@example.com"}
     assert logins["testuser0@example.com"]["role"] == "admin"
     assert all(verify_password("password123", user["password_hash"]) for user in logins.values())
+
+
+PROFILES = {"validator": {"$jsonSchema": {"properties": {"_id": {"bsonType": "objectId"}}}}}
+OBJECT_IDS = [ObjectId(f"{number:024x}") for number in range(1, 4)]
+
+
+def test_object_ids_from_a_ref_are_kept_unique(tmp_path):
+    catalog = load(
+        tmp_path,
+        {
+            "users": dict(USERS, seed={"count": 5}),
+            "profiles": dict(PROFILES, seed={"count": 5, "fields": {"_id": {"ref": "users._id"}}}),
+        },
+    )
+    produced = generate_all(catalog)
+    ids = [profile["_id"] for profile in produced["shop.profiles"]]
+    assert len(set(ids)) == 5  # one profile per user: every user's _id once
+    assert set(ids) == {user["_id"] for user in produced["shop.users"]}
+
+
+def test_more_documents_than_referenced_parents_for_a_unique_id_is_a_catalog_error(tmp_path):
+    catalog = load(
+        tmp_path,
+        {
+            "users": dict(USERS, seed={"count": 5}),
+            "profiles": dict(PROFILES, seed={"count": 10, "fields": {"_id": {"ref": "users._id"}}}),
+        },
+    )
+    with pytest.raises(CatalogError) as raised:
+        generate_all(catalog)
+    message = raised.value.message
+    assert "shop.profiles" in message and "_id" in message and "shop.users" in message
+    assert "at most 5" in (raised.value.hint or "")
+
+
+def seeded_with(tmp_path, count, fields=None, schema=None):
+    """The documents of one collection whose seed.fields or $jsonSchema hold ObjectIds,
+    which YAML cannot write: the plan is made from a catalog, then given them."""
+    plan = plan_seed(load(tmp_path, {"things": dict(PROFILES, seed={"count": count})}))
+    [things] = plan.collections
+    if fields is not None:
+        things = dataclasses.replace(things, overrides=parse_overrides(fields, "test"))
+    if schema is not None:
+        spec = dataclasses.replace(things.spec, validator={"$jsonSchema": schema})
+        things = dataclasses.replace(things, spec=spec)
+    seeder = Seeder(SeedPlan((things,)), seed=1, pool_size=60, environ={})
+    return [list(documents) for _, documents in seeder.collections()][0]
+
+
+@pytest.mark.parametrize(
+    ("fields", "schema", "distinct"),
+    [
+        ({"_id": {"choice": OBJECT_IDS}}, None, 3),
+        ({"_id": {"const": OBJECT_IDS[0]}}, None, 1),
+        (None, {"properties": {"_id": {"enum": OBJECT_IDS}}}, 3),
+    ],
+)
+def test_object_ids_from_choice_const_or_enum_are_kept_unique(tmp_path, fields, schema, distinct):
+    ids = [thing["_id"] for thing in seeded_with(tmp_path, distinct, fields, schema)]
+    assert sorted(ids) == sorted(set(ids)) and len(ids) == distinct
+    with pytest.raises(CatalogError) as raised:
+        seeded_with(tmp_path, distinct + 1, fields, schema)
+    assert "shop.things" in raised.value.message and "_id" in raised.value.message
+
+
+def test_only_object_ids_the_generator_draws_go_untracked():
+    schema = {"properties": {"_id": {"bsonType": "objectId"}}}
+    assert draws_random_object_ids(schema, {})
+    assert draws_random_object_ids(None, {})
+    assert not draws_random_object_ids(schema, parse_overrides({"_id": {"ref": "u._id"}}, "t"))
+    assert not draws_random_object_ids({"properties": {"_id": {"enum": OBJECT_IDS}}}, {})
+    assert not draws_random_object_ids(
+        {"anyOf": [{"properties": {"_id": {"enum": OBJECT_IDS}}}, {}]}, {}
+    )
+
+
+def test_ttl_dates_outlive_the_day_of_the_reference_time(tmp_path):
+    now = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
+    catalog = load(
+        tmp_path,
+        {
+            "sessions": {
+                "validator": {
+                    "$jsonSchema": {
+                        "required": ["seen_at", "expires_at"],
+                        "properties": {
+                            "seen_at": {"bsonType": "date"},
+                            "expires_at": {"bsonType": "date"},
+                        },
+                    }
+                },
+                "indexes": [
+                    {"keys": {"seen_at": 1}, "expire_after": "7d"},
+                    {"keys": {"expires_at": 1}, "expire_after": "0s"},
+                ],
+                "seed": {"count": 300},
+            }
+        },
+    )
+    seeder = Seeder(plan_seed(catalog), seed=1, now=now, pool_size=60, environ={})
+    [(_, documents)] = list((c, list(d)) for c, d in seeder.collections())
+    day = dt.timedelta(days=1)
+    for document in documents:
+        # a run at any hour of the reference day still finds them all
+        assert now + day - dt.timedelta(days=7) < document["seen_at"] <= now
+        assert document["expires_at"] > now + day
+
+
+def test_prepare_reports_every_broken_collection_before_any_document(tmp_path):
+    broken = {
+        "validator": {
+            "$jsonSchema": {"properties": {"n": {"bsonType": "int", "minimum": 5, "maximum": 1}}}
+        },
+        "seed": {"count": 1},
+    }
+    catalog = load(
+        tmp_path,
+        {"fine": {"seed": {"count": 1}}, "a": broken, "b": broken},
+    )
+    seeder = Seeder(plan_seed(catalog), seed=1, pool_size=60, environ={})
+    with pytest.raises(CatalogError) as raised:
+        seeder.prepare()
+    assert "2 collections" in raised.value.message
+    assert any("shop.a" in line for line in raised.value.problems)
+    assert any("shop.b" in line for line in raised.value.problems)
+
+
+def test_prepare_leaves_the_documents_as_they_were(tmp_path):
+    """Compiling everything first (with a sample parent row) draws nothing from a run."""
+    catalog = blog(tmp_path)
+    eager = Seeder(plan_seed(catalog), seed=5, pool_size=60, environ={})
+    eager.prepare()
+    produced = {c.namespace: list(d) for c, d in eager.collections()}
+    assert produced == generate_all(catalog, seed=5)
+    assert len(eager.tables["shop.users"].rows) == 20  # the sample row is gone
+
+
+def test_existing_fixtures_are_left_out_and_referred_to(tmp_path):
+    fixtures = [
+        {"email": "admin@example.com", "created_at": dt.datetime(2024, 1, 1, tzinfo=dt.UTC)},
+        {"email": "demo@example.com", "created_at": dt.datetime(2024, 1, 2, tzinfo=dt.UTC)},
+    ]
+    catalog = blog(tmp_path, users_seed={"count": 0, "fixtures": fixtures})
+    seeder = Seeder(plan_seed(catalog), seed=1, pool_size=60, environ={})
+    seeder.prepare()
+    filters = seeder.existing_fixture_filters("shop.users")
+    first_id = seeder.fixtures("shop.users")[0]["_id"]
+    assert filters[0] == {"$or": [{"_id": first_id}, {"email": "admin@example.com"}]}
+    stored = {"_id": ObjectId(), "email": "admin@example.com"}
+    seeder.skip_existing_fixtures("shop.users", {0: stored})
+    produced = {c.namespace: list(d) for c, d in seeder.collections()}
+    assert [user["email"] for user in produced["shop.users"]] == ["demo@example.com"]
+    assert seeder.skipped_fixtures("shop.users") == 1
+    authors = {post["user_id"] for post in produced["shop.posts"]}
+    assert stored["_id"] in authors  # children refer to the document already there
+    assert first_id not in authors
+
+
+def test_existing_filter_follows_index_semantics():
+    from toolkit.seed.unique import UniqueIndex, existing_filter
+
+    indexes = [
+        UniqueIndex("_id_", ("_id",)),
+        UniqueIndex("tags_1", ("tags",)),
+        UniqueIndex("nick_1", ("nick",), sparse=True),
+        UniqueIndex("a_1_b_1", ("a", "b")),
+    ]
+    assert existing_filter({"_id": 1, "tags": ["x", "y"], "a": 2}, indexes) == {
+        "$or": [{"_id": 1}, {"tags": {"$in": ["x", "y"]}}, {"a": 2, "b": None}]
+    }
+    assert existing_filter({"_id": 1, "tags": []}, indexes[:2]) == {"_id": 1}
+    assert existing_filter({"nick": "n"}, indexes[2:3]) == {"nick": "n"}
+    assert existing_filter({}, indexes[2:3]) is None

@@ -147,3 +147,29 @@ def test_the_committed_catalogs_plan_every_collection():
     assert all(totals[namespace] > 0 for namespace in seedable)
     assert totals["sentimatrix_studio.users"] == 5  # seed_test_data.py's default: 5 users
     assert totals["sentimatrix_studio.results"] == 5 * 3 * 50  # 3 projects each, 50 results each
+
+
+def test_a_collection_outside_the_selected_databases_is_a_usage_error(tmp_path):
+    import yaml
+
+    path = tmp_path / "catalog.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "databases": {
+                    "shop": {"collections": {"orders": collection({"count": 1})}},
+                    "crm": {"collections": {"users": collection({"count": 1})}},
+                }
+            }
+        )
+    )
+    from toolkit.catalog.load import load_catalog
+
+    catalog = load_catalog(path)
+    for selector in ("crm.users", "users"):
+        with pytest.raises(UsageError) as raised:
+            plan_seed(catalog, databases=("shop",), collections=(selector,))
+        assert selector in raised.value.message and "shop" in raised.value.message
+        assert "crm" in raised.value.message
+    plan = plan_seed(catalog, databases=("crm",), collections=("users",))
+    assert [c.namespace for c in plan.written] == ["crm.users"]

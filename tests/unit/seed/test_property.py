@@ -1,6 +1,8 @@
 """Property: random validators built from the supported keywords always yield valid documents.
 
-Each drawn validator is satisfiable by construction. Every generated document
+Each drawn validator is satisfiable by construction; objects may say which of
+their optional fields are present (``not: {required: [...]}``, a ``oneOf`` of
+two ``required`` branches), which the generator must satisfy every time. Every generated document
 must pass the local $jsonSchema check, and also an independent oracle: the
 ``jsonschema`` library (draft 4, whose boolean exclusiveMinimum/Maximum are
 MongoDB's), given the same schema with each bsonType mapped to a JSON type
@@ -245,12 +247,26 @@ def object_schemas(children, top_level=False):
             schema["patternProperties"] = {"^x_": draw(leaf_schemas())}
             if "x_1" in properties:  # x_1 must satisfy both: leave its own schema open
                 properties["x_1"] = {}
-        if len(names) >= 2 and draw(st.booleans()):
+        # Which fields are present: `not: {required: [...]}` over optional fields, or a
+        # oneOf of two optional fields (exactly one of them present).
+        optional = [name for name in names if name not in required]
+        presence = draw(st.sampled_from(["free", "not-required", "one-of"]))
+        if presence == "not-required" and optional:
+            absent = draw(st.lists(st.sampled_from(optional), min_size=1, max_size=2, unique=True))
+            schema["not"] = {"required": absent}
+        elif presence == "one-of" and len(optional) >= 2:
+            first, second = draw(
+                st.lists(st.sampled_from(optional), min_size=2, max_size=2, unique=True)
+            )
+            schema["oneOf"] = [{"required": [first]}, {"required": [second]}]
+        else:
+            presence = "free"
+        if presence == "free" and len(names) >= 2 and draw(st.booleans()):
             schema["dependencies"] = {names[0]: [names[1]]}
             if names[0] in required and names[1] not in required:
                 required.append(names[1])  # only for counting what is always there
-        fixed = len(required) + (1 if top_level else 0)
-        if draw(st.booleans()):
+        fixed = len(required) + (1 if top_level else 0) + (1 if presence == "one-of" else 0)
+        if presence == "free" and draw(st.booleans()):
             most = len(properties) if closed else len(properties) + 3
             schema["minProperties"] = draw(st.integers(0, most))
         if draw(st.booleans()):

@@ -190,3 +190,36 @@ def test_messages_name_the_field():
     assert check({"content": {"title": 5}}) == "content.title: expected string, found int"
     required = compile_validator({"$jsonSchema": {"required": ["email"]}})
     assert required({}) == "email: required but missing"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "construct"),
+    [
+        ("^[[:alpha:]]+$", "POSIX class [:alpha:]"),
+        ("[[:digit:][:upper:]]", "POSIX class [:digit:]"),
+        ("^abc\\z", "\\z"),
+        ("a\\hb", "\\h"),
+        ("^\\p{L}+$", "\\p{...}"),
+        ("\\x{263a}", "\\x{...}"),
+        ("(?<year>\\d{4})", "(?<ye"),
+        ("(*UTF)x", "(*VERB)"),
+    ],
+)
+def test_pcre_only_pattern_syntax_is_refused_naming_the_field(pattern, construct):
+    for schema in (
+        {"properties": {"name": {"bsonType": "string", "pattern": pattern}}},
+        {"patternProperties": {pattern: {"bsonType": "string"}}},
+    ):
+        with pytest.raises(SchemaProblem) as raised:
+            compile_schema({"properties": {"profile": schema}}, "")
+        text = str(raised.value)
+        assert text.startswith(f"unsupported PCRE syntax in pattern {pattern!r} at profile")
+        assert construct in text
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["^[a-z]+$", "[]:a]", "\\\\z", "[\\[:x:]", "(?i)abc", "(?P<y>a)(?P=y)", "(?<=a)b", "a++"],
+)
+def test_syntax_python_and_pcre_share_is_accepted(pattern):
+    compile_schema({"pattern": pattern}, "f")
