@@ -29,46 +29,53 @@ def references(catalog_path: Path):
                 yield collection.namespace, field_name, parent_ns, parent_field
 
 
+@pytest.mark.live
 @pytest.mark.parametrize(
     "name", ["sentimatrix.yaml", "nyrkio.yaml", "ai_apps.yaml", "archiverr.yaml"]
 )
-def test_seed_every_catalog_rejects_nothing_and_references_hold(mongo_server, name):
+def test_seed_every_catalog_rejects_nothing_and_references_hold(server, name):
     catalog = CATALOGS / name
-    applied = run_cli("--catalog", str(catalog), "schema", "apply", uri=mongo_server.uri)
+    client = server.client()
+    databases = load_catalog(catalog).databases
+    for db in databases:  # a live server may hold a previous run's data
+        client.drop_database(db)
+    try:
+        _seed_and_check(server.uri, client, catalog, name)
+    finally:
+        for db in databases:
+            client.drop_database(db)
+
+
+def _seed_and_check(uri: str, client: MongoClient, catalog: Path, name: str) -> None:
+    applied = run_cli("--catalog", str(catalog), "schema", "apply", uri=uri)
     assert applied.returncode == 0, applied.output
-    seeded = run_cli(
-        "--catalog", str(catalog), "--json", "seed", "--seed", "1", uri=mongo_server.uri, env=ENV
-    )
+    seeded = run_cli("--catalog", str(catalog), "--json", "seed", "--seed", "1", uri=uri, env=ENV)
     assert seeded.returncode == 0, seeded.output
     result = seeded.json()
     assert result["rejected"] == 0
     assert result["documents"] > 0
     assert SENTINEL not in seeded.output
 
-    client = MongoClient(mongo_server.uri)
-    try:
-        for entry in result["collections"]:
-            db, collection = entry["namespace"].split(".", 1)
-            assert client[db][collection].count_documents({}) == entry["documents"], entry
-        checked = 0
-        for child, field_name, parent, parent_field in references(catalog):
-            child_db, child_collection = child.split(".", 1)
-            parent_db, parent_collection = parent.split(".", 1)
-            parents = set(client[parent_db][parent_collection].distinct(parent_field))
-            values = client[child_db][child_collection].distinct(field_name)
-            assert values, f"{child}.{field_name} holds no references"
-            missing = [v for v in values if v not in parents]
-            assert missing == [], (
-                f"{child}.{field_name}: {len(missing)} values with no parent in {parent}"
-            )
-            checked += 1
-        if name == "sentimatrix.yaml":
-            assert checked > 0
-            login = client.sentimatrix_studio.users.find_one({"email": "testuser0@example.com"})
-            assert login and login["role"] == "admin"
-            assert SENTINEL not in str(login["password_hash"])
-    finally:
-        client.close()
+    for entry in result["collections"]:
+        db, collection = entry["namespace"].split(".", 1)
+        assert client[db][collection].count_documents({}) == entry["documents"], entry
+    checked = 0
+    for child, field_name, parent, parent_field in references(catalog):
+        child_db, child_collection = child.split(".", 1)
+        parent_db, parent_collection = parent.split(".", 1)
+        parents = set(client[parent_db][parent_collection].distinct(parent_field))
+        values = client[child_db][child_collection].distinct(field_name)
+        assert values, f"{child}.{field_name} holds no references"
+        missing = [v for v in values if v not in parents]
+        assert missing == [], (
+            f"{child}.{field_name}: {len(missing)} values with no parent in {parent}"
+        )
+        checked += 1
+    if name == "sentimatrix.yaml":
+        assert checked > 0
+        login = client.sentimatrix_studio.users.find_one({"email": "testuser0@example.com"})
+        assert login and login["role"] == "admin"
+        assert SENTINEL not in str(login["password_hash"])
 
 
 def test_if_empty_seeds_once_and_plain_seed_refuses_a_filled_database(mongo_server):
