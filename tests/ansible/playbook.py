@@ -15,6 +15,9 @@ ANSIBLE_DIR = REPOSITORY / "ansible"
 PLAYBOOKS = ANSIBLE_DIR / "playbooks"
 BIN = Path(sys.executable).parent
 
+# Lines for the end of the test run (tests/ansible/conftest.py prints them).
+SUMMARY_LINES: list[str] = []
+
 RECAP_LINE = re.compile(
     r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+"
     r"unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)",

@@ -14,6 +14,7 @@ plays speak the protocol and converge, not that a real mongod behaves the same.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ import pymongo
 import pytest
 import yaml
 
-from tests.ansible.playbook import BIN, REPOSITORY, run_playbook
+from tests.ansible.playbook import BIN, REPOSITORY, PlaybookRun, run_playbook
 from tests.support.server import MongoTestServer, ReplicaSetTestCluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -278,3 +279,97 @@ def test_replica_set_play_initiates_authenticated_when_users_exist(tmp_path: Pat
         with cluster.admin_client() as client:
             assert len(client.admin.command("replSetGetConfig")["config"]["members"]) == 3
         assert replica_set.errors == []
+
+
+STATE_PLAYBOOK = """\
+- name: Group the members by state, as rolling_restart.yml and mongod.yml do
+  hosts: mongodb_servers
+  gather_facts: false
+  tasks:
+    - name: Group the members by state
+      ansible.builtin.include_role:
+        name: mongodb_server
+        tasks_from: member_state
+
+- name: Write the groups down
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Write the groups down
+      ansible.builtin.copy:
+        content: >-
+          {{ {'primary': groups['mongodb_restart_primary'] | default([]),
+              'secondary': groups['mongodb_restart_secondary'] | default([])} | to_json }}
+        dest: "{{ output_file }}"
+        mode: "0600"
+"""
+
+
+def test_member_state_puts_the_primary_last_and_never_logs_in(tmp_path: Path) -> None:
+    # rolling_restart.yml (and mongod.yml -e mongodb_serial=N) restart the
+    # group mongodb_restart_secondary first, then mongodb_restart_primary.
+    # An arbiter is told apart by hello alone: nothing may log in to it.
+    with ReplicaSetTestCluster(members=3, initiated=False, auth=True) as replica_set:
+        members = [{"_id": index, "host": member.host} for index, member in
+                   enumerate(replica_set.members)]  # fmt: skip
+        members[2]["arbiterOnly"] = True
+        with replica_set.member(0).client() as client:
+            client.admin.command(
+                "replSetInitiate", {"_id": replica_set.set_name, "members": members}
+            )
+        python = str(BIN / "python")
+        inventory = {
+            "all": {
+                "children": {
+                    "mongodb_servers": {
+                        "hosts": {
+                            f"member{index}": {"mongodb_server_port": member.port}
+                            for index, member in enumerate(replica_set.members)
+                        }
+                    }
+                },
+                "vars": {
+                    "ansible_connection": "local",
+                    "ansible_python_interpreter": python,
+                    "mongodb_server_replica_set_name": replica_set.set_name,
+                },
+            }
+        }
+        (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
+        (tmp_path / "state.yml").write_text(STATE_PLAYBOOK)
+        # The helper from the role's files/, run by this venv's Python (on a
+        # host: /usr/local/lib/mongodb-ansible and the pymongo venv).
+        helper = (
+            "_mongodb_server_helper_dir="
+            f"{REPOSITORY / 'ansible/roles/mongodb_server/files'} _mongodb_server_python={python}"
+        )
+
+        def groups(*extra: str) -> tuple[PlaybookRun, dict[str, list[str]]]:
+            output = tmp_path / "groups.json"
+            output.unlink(missing_ok=True)
+            run = run_playbook(
+                tmp_path / "inventory.yml", str(tmp_path / "state.yml"),
+                args=("-e", helper, "-e", f"output_file={output}", *extra),
+            )  # fmt: skip
+            return run, (json.loads(output.read_text()) if output.exists() else {})
+
+        run, grouped = groups()
+        assert run.returncode == 0, run.explain()
+        primary = next(index for index in range(3) if replica_set.member(index).is_primary)
+        assert grouped["primary"] == [f"member{primary}"]
+        assert sorted(grouped["secondary"]) == sorted(
+            f"member{index}" for index in range(3) if index != primary
+        )
+        arbiter_commands = set(replica_set.member(2).commands_seen)
+        assert not arbiter_commands & {"saslStart", "saslContinue", "authenticate"}
+
+        # mongod.yml: a member that does not answer (mongod not installed yet)
+        # is not a primary and stops nothing; rolling_restart.yml stops there.
+        down = 1 if primary != 1 else 0
+        replica_set.member(down).set_down(True)
+        run, grouped = groups("-e", "mongodb_server_member_state_required=false")
+        assert run.returncode == 0, run.explain()
+        assert f"member{down}" in grouped["secondary"]
+        run, _ = groups()
+        assert run.returncode != 0
+        assert "not ready after 10 s" in run.output

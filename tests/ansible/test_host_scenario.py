@@ -20,8 +20,8 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +38,7 @@ from tests.ansible.debootstrap_root import (
     remove_root,
     remove_stale_sessions,
 )
-from tests.ansible.playbook import BIN, REPOSITORY, PlaybookRun, run_playbook
+from tests.ansible.playbook import BIN, REPOSITORY, SUMMARY_LINES, PlaybookRun, run_playbook
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -156,6 +156,13 @@ def _install_stand_in_mongod(root: Path) -> None:
     mongod.chmod(0o755)
 
 
+def _report_timing(line: str) -> None:
+    """Show line at the end of the test run and keep it in .cache/host-scenario-timing.txt."""
+    SUMMARY_LINES.append(line)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    (CACHE / "host-scenario-timing.txt").write_text(f"{stamp} {line}\n")
+
+
 @pytest.fixture(scope="module")
 def scenario() -> Iterator[Scenario]:
     reason = missing_requirements()
@@ -183,13 +190,12 @@ def scenario() -> Iterator[Scenario]:
         first = run_playbook(inventory, "site.yml", timeout=900)
         assert first.returncode == 0, first.explain()
         second = run_playbook(inventory, "os.yml", "mongod.yml", "backup.yml", timeout=900)
-        assert second.returncode == 0, second.explain()
-        print(
-            f"\nhost scenario: debootstrap build {build_seconds:.0f} s (0 = cached), "
+        _report_timing(
+            f"host scenario: debootstrap build {build_seconds:.0f} s (0 = cached), "
             f"first run {first.seconds:.0f} s (changed={first.changed(HOST)}), "
-            f"second run {second.seconds:.0f} s (changed={second.changed(HOST)})",
-            file=sys.stderr,
+            f"second run {second.seconds:.0f} s (changed={second.changed(HOST)})"
         )
+        assert second.returncode == 0, second.explain()
         yield Scenario(root, inventory, first, second, build_seconds)
     finally:
         os.environ["PATH"] = saved_path
