@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import pymongo
 import pymongo.errors
 from bson.timestamp import Timestamp
 from pymongo import MongoClient, ReadPreference
@@ -60,12 +61,16 @@ class ServerObservation:
     balancer_mode: str | None = None
 
 
-def observe_server(client: MongoClient) -> ServerObservation:
+def observe_server(
+    client: MongoClient, *, budget_seconds: float | None = None
+) -> ServerObservation:
     """Ping the server and describe it: version, topology, members, oplog window, shards.
 
     Commands go to the primary when there is one, else to another member
     (primaryPreferred): a replica set without a primary is still described.
-    Raise pymongo errors; the caller translates them (toolkit.mongo.client).
+    ``budget_seconds`` bounds everything after the first ping (which waits
+    only as long as the client's server selection). Raise pymongo errors; the
+    caller translates them (toolkit.mongo.client).
     """
     admin = client.admin
 
@@ -75,6 +80,14 @@ def observe_server(client: MongoClient) -> ServerObservation:
     started = time.perf_counter()
     command("ping")
     ping_ms = (time.perf_counter() - started) * 1000
+    if budget_seconds is None:
+        return _describe(client, command, ping_ms)
+    with pymongo.timeout(budget_seconds):
+        return _describe(client, command, ping_ms)
+
+
+def _describe(client: MongoClient, command: Any, ping_ms: float) -> ServerObservation:
+    admin = client.admin
     hello = command("hello")
     version = str(command("buildInfo").get("version", "unknown"))
 
