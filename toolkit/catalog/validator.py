@@ -20,77 +20,19 @@ from collections.abc import Iterator
 from typing import Any
 
 from toolkit.plan.schema import canonical
+from toolkit.seed import bsonvalues
+from toolkit.seed import validator as seed_validator
 
 Location = tuple[Any, ...]  # keys and list positions, as the catalog's SourceMap has them
 Problem = tuple[Location, str]
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
-SCHEMA_KEYWORDS = frozenset(
-    {
-        "additionalItems",
-        "additionalProperties",
-        "allOf",
-        "anyOf",
-        "bsonType",
-        "dependencies",
-        "description",
-        "encrypt",
-        "encryptMetadata",
-        "enum",
-        "exclusiveMaximum",
-        "exclusiveMinimum",
-        "items",
-        "maxItems",
-        "maxLength",
-        "maxProperties",
-        "maximum",
-        "minItems",
-        "minLength",
-        "minProperties",
-        "minimum",
-        "multipleOf",
-        "not",
-        "oneOf",
-        "pattern",
-        "patternProperties",
-        "properties",
-        "required",
-        "title",
-        "type",
-        "uniqueItems",
-    }
-)
-# json_schema_parser.cpp: "Explicitly unsupported JSON Schema keywords."
-UNSUPPORTED_SCHEMA_KEYWORDS = frozenset(
-    {"$ref", "$schema", "default", "definitions", "format", "id"}
-)
-BSON_TYPE_ALIASES = frozenset(
-    {
-        "double",
-        "string",
-        "object",
-        "array",
-        "binData",
-        "undefined",
-        "objectId",
-        "bool",
-        "date",
-        "null",
-        "regex",
-        "dbPointer",
-        "javascript",
-        "symbol",
-        "javascriptWithScope",
-        "int",
-        "timestamp",
-        "long",
-        "decimal",
-        "minKey",
-        "maxKey",
-        "number",
-    }
-)
+# What $jsonSchema accepts, refuses outright, and the bsonType aliases: one list, kept
+# with the local validator that seed uses (toolkit/seed), plus "number" for bsonType.
+SCHEMA_KEYWORDS = seed_validator.SCHEMA_KEYWORDS
+UNSUPPORTED_SCHEMA_KEYWORDS = seed_validator.UNSUPPORTED_KEYWORDS
+BSON_TYPE_ALIASES = bsonvalues.BSON_TYPE_ALIASES | {"number"}
 JSON_TYPE_ALIASES = frozenset({"array", "boolean", "null", "number", "object", "string"})
 LENGTH_KEYWORDS = (
     "maxItems",
