@@ -511,25 +511,44 @@ def _enum_rule(values: list[Any], path: str, top_level: bool) -> Check:
     return check
 
 
+def _size_rule(
+    schema: Mapping[str, Any],
+    path: str,
+    keywords: tuple[str, str],
+    applies: Callable[[Any], bool],
+    noun: str,
+) -> Check | None:
+    """The rule for a min/max pair (minLength/maxLength, minItems/maxItems, ...), or None.
+
+    ``applies`` says which values the pair constrains; ``noun`` names what
+    ``len`` counts in the message ("characters", "items", "fields").
+    """
+    low_keyword, high_keyword = keywords
+    minimum = non_negative_integer(schema, low_keyword, path)
+    maximum = non_negative_integer(schema, high_keyword, path)
+    if minimum is None and maximum is None:
+        return None
+    low = minimum or 0
+    label = f"{where(path)}: "
+
+    def size_rule(value: Any) -> str | None:
+        if not applies(value):
+            return None
+        size = len(value)  # a string's code points, as MongoDB counts them
+        if size < low:
+            return label + f"{size} {noun}, fewer than {low_keyword} {low}"
+        if maximum is not None and size > maximum:
+            return label + f"{size} {noun}, more than {high_keyword} {maximum}"
+        return None
+
+    return size_rule
+
+
 def _scalar_rules(schema: Mapping[str, Any], path: str) -> list[Check]:
     rules: list[Check] = []
     label = f"{where(path)}: "
-    min_length = non_negative_integer(schema, "minLength", path)
-    max_length = non_negative_integer(schema, "maxLength", path)
-    if min_length is not None or max_length is not None:
-        low = min_length or 0
-        high = max_length
-
-        def length_rule(value: Any) -> str | None:
-            if not is_string(value):
-                return None
-            size = len(value)  # code points, as MongoDB counts them
-            if size < low:
-                return label + f"{size} characters, fewer than minLength {low}"
-            if high is not None and size > high:
-                return label + f"{size} characters, more than maxLength {high}"
-            return None
-
+    length_rule = _size_rule(schema, path, ("minLength", "maxLength"), is_string, "characters")
+    if length_rule is not None:
         rules.append(length_rule)
     if "pattern" in schema:
         regex = compile_pattern(schema["pattern"], path)
@@ -631,22 +650,8 @@ def _multiple_of_rule(spec: Any, path: str) -> Check:
 def _array_rules(schema: Mapping[str, Any], path: str) -> list[Check]:
     rules: list[Check] = []
     label = f"{where(path)}: "
-    min_items = non_negative_integer(schema, "minItems", path)
-    max_items = non_negative_integer(schema, "maxItems", path)
-    if min_items is not None or max_items is not None:
-        low = min_items or 0
-        high = max_items
-
-        def count_rule(value: Any) -> str | None:
-            if not is_array(value):
-                return None
-            size = len(value)
-            if size < low:
-                return label + f"{size} items, fewer than minItems {low}"
-            if high is not None and size > high:
-                return label + f"{size} items, more than maxItems {high}"
-            return None
-
+    count_rule = _size_rule(schema, path, ("minItems", "maxItems"), is_array, "items")
+    if count_rule is not None:
         rules.append(count_rule)
     if schema.get("uniqueItems") is True:
 
@@ -746,23 +751,8 @@ def _object_rules(schema: Mapping[str, Any], path: str, top_level: bool) -> list
         rules.append(required_rule)
     if "patternProperties" in schema or "additionalProperties" in schema:
         rules.append(_allowed_properties_rule(schema, set(properties), path))
-    label = f"{where(path)}: "
-    min_properties = non_negative_integer(schema, "minProperties", path)
-    max_properties = non_negative_integer(schema, "maxProperties", path)
-    if min_properties is not None or max_properties is not None:
-        low = min_properties or 0
-        high = max_properties
-
-        def count_rule(value: Any) -> str | None:
-            if not is_object(value):
-                return None
-            size = len(value)
-            if size < low:
-                return label + f"{size} fields, fewer than minProperties {low}"
-            if high is not None and size > high:
-                return label + f"{size} fields, more than maxProperties {high}"
-            return None
-
+    count_rule = _size_rule(schema, path, ("minProperties", "maxProperties"), is_object, "fields")
+    if count_rule is not None:
         rules.append(count_rule)
     if "dependencies" in schema:
         rules.append(_dependencies_rule(schema["dependencies"], path, top_level))
