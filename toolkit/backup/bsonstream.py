@@ -494,24 +494,11 @@ class DocumentReader:
                     position = stop
                     yield base + start, document
                 self._checksum(buffer, block_start, position)
-                needed = 4
-                if position + 4 <= limit:
-                    needed = unpack(buffer, position)[0]
                 self._position = position
-                filled = self._fill(needed)
+                more = self._refill(until_terminator)
                 position = self._position
-                if filled:
-                    continue
-                if len(self._buffer) == position:
-                    if until_terminator:
-                        raise damaged(
-                            name,
-                            self.offset,
-                            "the data ends inside a block, before its terminator (truncated file?)",
-                        )
+                if not more:
                     return
-                what = "a length prefix" if needed == 4 else f"a document of {needed} bytes"
-                raise self._truncated(what)
         finally:
             self._position = position
 
@@ -563,26 +550,36 @@ class DocumentReader:
                     count += 1
                 self._checksum(buffer, block_start, position)
                 total += position - block_start
-                needed = 4
-                if position + 4 <= limit:
-                    needed = unpack(buffer, position)[0]
                 self._position = position
-                filled = self._fill(needed)
+                more = self._refill(until_terminator)
                 position = self._position
-                if filled:
-                    continue
-                if len(self._buffer) == position:
-                    if until_terminator:
-                        raise damaged(
-                            name,
-                            self.offset,
-                            "the data ends inside a block, before its terminator (truncated file?)",
-                        )
+                if not more:
                     return count, total
-                what = "a length prefix" if needed == 4 else f"a document of {needed} bytes"
-                raise self._truncated(what)
         finally:
             self._position = position
+
+    def _refill(self, until_terminator: bool) -> bool:
+        """Read more after the whole documents in the buffer; False at a clean end of the data.
+
+        Raise BackupError when the data ends inside a document or its length
+        prefix, or (``until_terminator``) before a block's terminator.
+        """
+        position = self._position
+        needed = 4
+        if position + 4 <= len(self._buffer):
+            needed = _UNSIGNED.unpack_from(self._buffer, position)[0]
+        if self._fill(needed):
+            return True
+        if len(self._buffer) == self._position:
+            if until_terminator:
+                raise damaged(
+                    self.name,
+                    self.offset,
+                    "the data ends inside a block, before its terminator (truncated file?)",
+                )
+            return False
+        what = "a length prefix" if needed == 4 else f"a document of {needed} bytes"
+        raise self._truncated(what)
 
     def _checksum(self, buffer: bytes, start: int, stop: int) -> None:
         if self.crc is not None and stop > start:

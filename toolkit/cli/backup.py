@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,26 @@ s3_endpoint_option = click.option(
     help="Endpoint of an S3-compatible store (MinIO, Ceph...). Credentials and region come "
     "the usual AWS way: environment (AWS_ACCESS_KEY_ID...), shared config, instance profile.",
 )
+
+
+def namespace_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--ns-include and --ns-exclude (mongodump's and mongorestore's namespace filters)."""
+    command = click.option(
+        "--ns-exclude",
+        "exclude",
+        multiple=True,
+        metavar="P",
+        help="Leave out matching namespaces.",
+    )(command)
+    return click.option(
+        "--ns-include",
+        "include",
+        multiple=True,
+        metavar="P",
+        help="Only namespaces matching this pattern, e.g. 'shop.*' (repeatable; * is a wildcard).",
+    )(command)
+
+
 from_option = click.option(
     "--from",
     "destination",
@@ -189,16 +209,7 @@ def backup() -> None:
 @click.option(
     "--db", "databases", multiple=True, metavar="D", help="Only this database (repeatable)."
 )
-@click.option(
-    "--ns-include",
-    "include",
-    multiple=True,
-    metavar="P",
-    help="Only namespaces matching this pattern, e.g. 'shop.*' (repeatable; * is a wildcard).",
-)
-@click.option(
-    "--ns-exclude", "exclude", multiple=True, metavar="P", help="Leave out matching namespaces."
-)
+@namespace_options
 @click.option(
     "--parallel",
     type=int,

@@ -11,7 +11,13 @@ from rich.table import Table
 
 from toolkit.actions import restore as actions
 from toolkit.cli import AppContext, output_options
-from toolkit.cli.backup import default_destination, from_option, progress_bars, s3_endpoint_option
+from toolkit.cli.backup import (
+    default_destination,
+    from_option,
+    namespace_options,
+    progress_bars,
+    s3_endpoint_option,
+)
 
 
 @click.command("restore")
@@ -22,16 +28,7 @@ from toolkit.cli.backup import default_destination, from_option, progress_bars, 
     help="Drop each collection (and view) before restoring it. Without it, existing "
     "documents stay and duplicates are counted and reported.",
 )
-@click.option(
-    "--ns-include",
-    "include",
-    multiple=True,
-    metavar="P",
-    help="Only namespaces matching this pattern, e.g. 'shop.*' (repeatable; * is a wildcard).",
-)
-@click.option(
-    "--ns-exclude", "exclude", multiple=True, metavar="P", help="Leave out matching namespaces."
-)
+@namespace_options
 @click.option(
     "--ns-from",
     multiple=True,
