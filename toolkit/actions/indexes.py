@@ -22,8 +22,8 @@ from toolkit.plan.indexes import (
     IndexReport,
     assess_indexes,
     describe_key,
-    format_bytes,
 )
+from toolkit.units import format_bytes
 
 REQUIRED_ROLE_HINT = (
     "grant the user the built-in role clusterMonitor on admin (indexStats, collStats, "

@@ -26,6 +26,7 @@ from rich.table import Table
 from toolkit.actions import backup as actions
 from toolkit.cli import AppContext, output_options
 from toolkit.errors import UsageError
+from toolkit.units import format_bytes
 
 s3_endpoint_option = click.option(
     "--s3-endpoint-url",
@@ -92,14 +93,8 @@ def default_destination(app: AppContext, given: str | None) -> str | None:
 
 
 def format_size(size: int | None) -> str:
-    if size is None:
-        return "-"
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
+    """A byte count with a binary unit, "-" when unknown (the tables' blank)."""
+    return "-" if size is None else format_bytes(size)
 
 
 def format_time(moment: dt.datetime | None) -> str:

@@ -22,9 +22,9 @@ from toolkit.plan.indexes import (
     IndexAssessment,
     IndexReport,
     describe_key,
-    format_bytes,
     parse_kinds,
 )
+from toolkit.units import format_bytes
 
 FORMATS = ("table", "json", "markdown", "html")
 

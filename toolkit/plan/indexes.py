@@ -531,18 +531,6 @@ def _duration_text(seconds: float) -> str:
     return f"{days:.0f} d" if days >= 10 or days.is_integer() else f"{days:.1f} d"
 
 
-def format_bytes(size: int | None) -> str:
-    """Render a byte count with a binary unit (4.0 KiB, 12.5 MiB); "" when unknown."""
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
-
-
 def describe_key(key: KeyPattern) -> str:
     """Render a key pattern as MongoDB writes it: {a: 1, b: -1}."""
     return "{" + ", ".join(f"{name}: {value}" for name, value in key) + "}"

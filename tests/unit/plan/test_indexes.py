@@ -13,10 +13,10 @@ from toolkit.plan.indexes import (
     MemberUsage,
     ObservedIndex,
     assess_indexes,
-    format_bytes,
     parse_kinds,
 )
 from toolkit.plan.redundancy import IndexShape, coverage
+from toolkit.units import format_bytes
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 OLD = NOW - dt.timedelta(days=30)
